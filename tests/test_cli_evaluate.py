@@ -1,0 +1,122 @@
+"""End-to-end tests of ``edge-rl evaluate`` (in process, and once as a real subprocess)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from edge_rl.cli import main
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_aigc_reference_numbers_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    path = tmp_path / "r.json"
+    code, out, _ = _run(
+        capsys, "evaluate", "--env", "aigc", "--preset", "adsac-paper", "--world-seed", "0",
+        "--policy", "crash-avoid", "prophet", "--seeds", "0", "--json", str(path),
+    )  # fmt: skip
+    assert code == 0
+    assert "crash-avoid" in out and "prophet" in out
+    report = json.loads(path.read_text())
+    assert report["env"] == "aigc" and report["preset"] == "adsac-paper"
+    eps = {e["policy"]: e for e in report["episodes"]}
+    # The reference simulator's numbers (spec: aigc-edge-env.md).
+    assert eps["crash-avoid"]["return"] == pytest.approx(1113.7, abs=0.05)
+    assert eps["crash-avoid"]["crash_events"] == 9
+    assert eps["crash-avoid"]["tasks_killed"] == 37
+    assert eps["prophet"]["return"] == pytest.approx(1963.2, abs=0.05)
+    assert eps["prophet"]["crash_events"] == 4 and eps["prophet"]["tasks_killed"] == 25
+    assert eps["prophet"]["length"] == 1505 and eps["prophet"]["seed"] == 0
+    # several policies: summary keyed by policy, then metric
+    assert report["summary"]["prophet"]["return"]["mean"] == pytest.approx(1963.2, abs=0.05)
+    assert report["summary"]["prophet"]["return"]["n"] == 1
+
+
+def test_load_balance_summary_ci(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "lb.json"
+    code, out, _ = _run(
+        capsys, "evaluate", "--env", "load-balance", "--preset", "park",
+        "--policy", "least-observed-load", "--seeds", "0", "1", "2", "--json", str(path),
+    )  # fmt: skip
+    assert code == 0 and "least-observed-load" in out
+    report = json.loads(path.read_text())
+    assert report["policy"] == "least-observed-load"
+    by_seed = {e["seed"]: e for e in report["episodes"]}
+    assert by_seed[0]["return"] == pytest.approx(-791902)  # Park's value (spec)
+    assert by_seed[0]["mean_jct"] == pytest.approx(791.902)
+    jcts = [by_seed[s]["mean_jct"] for s in (0, 1, 2)]
+    summary = report["summary"]["mean_jct"]
+    assert summary["mean"] == pytest.approx(sum(jcts) / 3)
+    assert summary["n"] == 3 and summary["low"] < summary["mean"] < summary["high"]
+
+
+def test_episodes_per_seed_continue_the_seeded_stream(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "k.json"
+    code, _, _ = _run(
+        capsys, "evaluate", "--env", "load-balance", "--preset", "park", "--policy",
+        "shortest-expected-delay", "--seeds", "3", "--episodes-per-seed", "2", "--json", str(path),
+    )  # fmt: skip
+    assert code == 0
+    eps = json.loads(path.read_text())["episodes"]
+    assert [(e["seed"], e["episode"]) for e in eps] == [(3, 0), (3, 1)]
+    assert eps[0]["return"] != eps[1]["return"]  # the second episode is a new draw
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["--env", "aigc", "--preset", "nope", "--policy", "random"], "adsac-paper"),
+        (["--env", "aigc", "--preset", "adsac-paper", "--policy", "nope"], "crash-avoid"),
+        (["--env", "cloud", "--preset", "park", "--policy", "random"], "load-balance"),
+        (["--env", "load-balance", "--preset", "park", "--policy", "prophet"], "round-robin"),
+        (["--env", "load-balance", "--preset", "park", "--policy", "random", "--world-seed", "1"],
+         "only to --env aigc"),
+        (["--env", "aigc", "--preset", "adsac-paper", "--policy", "random", "--set", "oops"],
+         "key=value"),
+    ],
+)
+def test_bad_input_gives_one_line_error(
+    argv: list[str], needle: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = _run(capsys, "evaluate", *argv, "--seeds", "0")
+    assert code == 2
+    assert needle in err
+    assert len(err.strip().splitlines()) == 1, err
+
+
+def test_bad_seed_and_bad_knob(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run(
+        capsys, "evaluate", "--env", "aigc", "--preset", "adsac-paper", "--policy", "random",
+        "--seeds", "-1",
+    )  # fmt: skip
+    assert code == 2 and "seed" in err and len(err.strip().splitlines()) == 1
+    code, _, err = _run(
+        capsys, "evaluate", "--env", "aigc", "--preset", "adsac-paper", "--policy", "random",
+        "--seeds", "0", "--set", "num_servers=0",
+    )  # fmt: skip
+    assert code == 2 and "num_servers" in err and len(err.strip().splitlines()) == 1
+
+
+def test_console_script_writes_plot(tmp_path: Path) -> None:
+    exe = shutil.which("edge-rl") or str(Path(sys.executable).parent / "edge-rl")
+    png = tmp_path / "cmp.png"
+    proc = subprocess.run(
+        [exe, "evaluate", "--env", "load-balance", "--preset", "park", "--policy", "random",
+         "least-work-left", "--seeds", "0", "1", "--plot", str(png)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "least-work-left" in proc.stdout
