@@ -1,4 +1,4 @@
-"""The ``edge-rl`` console script: ``edge-rl evaluate ...`` (more sub-commands to come)."""
+"""The ``edge-rl`` console script: ``edge-rl train ...``, ``edge-rl evaluate ...``."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from edge_rl.commands import evaluate
+from edge_rl.commands import evaluate, train
 from edge_rl.commands.common import UsageError
 
 
@@ -16,6 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Deep RL for edge-computing workloads: simulators, baselines, training.",
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    train.add_parser(subparsers)
     evaluate.add_parser(subparsers)
     return parser
 

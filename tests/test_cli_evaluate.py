@@ -81,10 +81,23 @@ def test_episodes_per_seed_continue_the_seeded_stream(
         (["--env", "aigc", "--preset", "adsac-paper", "--policy", "nope"], "crash-avoid"),
         (["--env", "cloud", "--preset", "park", "--policy", "random"], "load-balance"),
         (["--env", "load-balance", "--preset", "park", "--policy", "prophet"], "round-robin"),
-        (["--env", "load-balance", "--preset", "park", "--policy", "random", "--world-seed", "1"],
-         "only to --env aigc"),
-        (["--env", "aigc", "--preset", "adsac-paper", "--policy", "random", "--set", "oops"],
-         "key=value"),
+        (
+            [
+                "--env",
+                "load-balance",
+                "--preset",
+                "park",
+                "--policy",
+                "random",
+                "--world-seed",
+                "1",
+            ],
+            "only to --env aigc",
+        ),
+        (
+            ["--env", "aigc", "--preset", "adsac-paper", "--policy", "random", "--set", "oops"],
+            "key=value",
+        ),
     ],
 )
 def test_bad_input_gives_one_line_error(

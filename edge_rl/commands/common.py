@@ -12,7 +12,7 @@ class UsageError(Exception):
 
 
 def parse_value(text: str) -> Any:
-    """``"3"`` -> 3, ``"0.5"`` -> 0.5, ``"[1, 2]"`` -> [1, 2], ``"true"`` -> True, else the string."""
+    """Parse one value: "3" -> 3, "0.5" -> 0.5, "[1, 2]" -> [1, 2], "true" -> True, else text."""
     lowered = text.strip().lower()
     if lowered in ("true", "false"):
         return lowered == "true"

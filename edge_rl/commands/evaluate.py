@@ -29,13 +29,21 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             "the JSON report and a comparison plot."
         ),
     )
-    p.add_argument("--env", required=True, help=f"env family: {', '.join(ENV_FAMILIES)}")
-    p.add_argument("--preset", required=True, help="simulator preset, e.g. adsac-paper or park")
+    p.add_argument("--env", default=None, help=f"env family: {', '.join(ENV_FAMILIES)}")
+    p.add_argument("--preset", default=None, help="simulator preset, e.g. adsac-paper or park")
     p.add_argument(
         "--world-seed", type=int, default=None, help="AIGC only: seed of the fixed world (0)"
     )
     p.add_argument(
-        "--policy", nargs="+", required=True, metavar="NAME", help="one or more policy names"
+        "--policy", nargs="+", default=[], metavar="NAME", help="one or more heuristic names"
+    )
+    p.add_argument(
+        "--checkpoint",
+        nargs="+",
+        default=[],
+        type=Path,
+        metavar="DIR",
+        help="trained policies (run directories or checkpoints of `edge-rl train`), greedy",
     )
     p.add_argument("--seeds", nargs="+", type=int, required=True, metavar="S")
     p.add_argument("--episodes-per-seed", type=int, default=1, metavar="K")
@@ -45,7 +53,30 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _apply_checkpoint_defaults(args: argparse.Namespace) -> list:
+    """Load --checkpoint policies; --env/--preset/--world-seed default to the first run's."""
+    from edge_rl.algorithms.checkpoint_policy import resolve_checkpoint
+
+    resolved = []
+    for path in args.checkpoint:
+        try:
+            resolved.append(resolve_checkpoint(path))
+        except FileNotFoundError as err:
+            raise UsageError(f"--checkpoint: {err}") from None
+    if resolved:
+        spec = resolved[0][1]
+        args.env = args.env or spec.get("env")
+        args.preset = args.preset or spec.get("preset")
+        if args.world_seed is None and args.env == "aigc":
+            args.world_seed = spec.get("world_seed")
+    return resolved
+
+
 def _validate(args: argparse.Namespace) -> None:
+    if not args.policy and not args.checkpoint:
+        raise UsageError("nothing to evaluate: give --policy NAME ... and/or --checkpoint DIR")
+    if args.env is None or args.preset is None:
+        raise UsageError("--env and --preset are required (or a --checkpoint of a run)")
     if args.env not in ENV_FAMILIES:
         raise UsageError(f"unknown --env {args.env!r}; choose one of: {', '.join(ENV_FAMILIES)}")
     presets = family_presets(args.env)
@@ -72,10 +103,11 @@ def _validate(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    checkpoints = _apply_checkpoint_defaults(args)
     _validate(args)
     overrides = parse_overrides(args.set)
-    world_seed = args.world_seed if args.world_seed is not None else (
-        0 if args.env == "aigc" else None
+    world_seed = (
+        args.world_seed if args.world_seed is not None else (0 if args.env == "aigc" else None)
     )
     records = []
     for name in args.policy:
@@ -91,6 +123,24 @@ def run(args: argparse.Namespace) -> int:
             )
         except (ValueError, TypeError) as err:  # bad --set values surface here
             raise UsageError(str(err).splitlines()[0]) from None
+    for ckpt, spec in checkpoints:
+        from edge_rl.algorithms.checkpoint_policy import CheckpointPolicy
+
+        if spec and (spec.get("env"), spec.get("preset")) != (args.env, args.preset):
+            print(
+                f"note: {ckpt} was trained on {spec.get('env')}/{spec.get('preset')}, "
+                f"evaluated here on {args.env}/{args.preset}"
+            )
+        name = _unique(spec.get("algo", "checkpoint"), {r.policy for r in records})
+        records += evaluate(
+            args.env,
+            args.preset,
+            lambda seed, ckpt=ckpt, name=name: CheckpointPolicy(ckpt, seed=seed, name=name),
+            args.seeds,
+            episodes_per_seed=args.episodes_per_seed,
+            world_seed=world_seed,
+            **overrides,
+        )
     where = f"world seed {world_seed}, " if world_seed is not None else ""
     print(
         f"{args.env} / {args.preset} ({where}{len(args.seeds)} seed(s) x "
@@ -106,3 +156,12 @@ def run(args: argparse.Namespace) -> int:
     if args.plot is not None:
         print(f"plot: {plot_comparison(args.env, args.preset, records, args.plot)}")
     return 0
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    if name not in taken:
+        return name
+    k = 2
+    while f"{name}-{k}" in taken:
+        k += 1
+    return f"{name}-{k}"

@@ -1,0 +1,1 @@
+"""ADSAC: attention-diffusion soft actor-critic as a custom RLlib algorithm."""

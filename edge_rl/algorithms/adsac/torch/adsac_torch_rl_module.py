@@ -1,0 +1,132 @@
+"""ADSAC's torch RLModule: forward passes only (losses live in the learner).
+
+The module wraps the plain-torch networks of ``edge_rl.models``. ``model_config`` carries the
+settings that ``ADSACConfig`` auto-includes (attention depth, diffusion steps, ...).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import gymnasium as gym
+import torch
+from ray.rllib.core.columns import Columns
+from ray.rllib.core.learner.utils import make_target_network
+from ray.rllib.core.rl_module.apis import TargetNetworkAPI
+from ray.rllib.core.rl_module.rl_module import RLModule
+from ray.rllib.core.rl_module.torch.torch_rl_module import TorchRLModule
+from ray.rllib.utils.annotations import override
+from torch import nn
+
+from edge_rl.algorithms.adsac.default_adsac_rl_module import DefaultADSACRLModule
+from edge_rl.models import (
+    CriticConfig,
+    DiffusionActor,
+    DiffusionConfig,
+    EncoderConfig,
+    TwinQCritic,
+)
+
+#: forward_train / forward_target output keys
+ACTION_LOGITS = "action_logits"
+TARGET_ACTION_LOGITS = "target_action_logits"
+TARGET_Q1 = "target_q1"
+TARGET_Q2 = "target_q2"
+
+
+def infer_layout(obs_space: gym.Space) -> str:
+    """The observation layout of an AIGC env's observation space."""
+    shape = tuple(obs_space.shape or ())
+    if len(shape) == 2:
+        return "tokens"
+    if shape == (36,):
+        return "paper-adsac"
+    if shape == (42,):
+        return "paper-agod"
+    raise ValueError(
+        f"cannot tell the observation layout of a space of shape {shape}; set "
+        "observation_layout to 'paper-adsac', 'paper-agod' or 'tokens'"
+    )
+
+
+class ADSACTorchRLModule(TorchRLModule, DefaultADSACRLModule):
+    """Diffusion actor (+ twin critics and target copies on the learner)."""
+
+    framework: str = "torch"
+
+    @override(RLModule)
+    def setup(self) -> None:
+        cfg = self.model_config
+        if not isinstance(self.action_space, gym.spaces.Discrete):
+            raise ValueError(f"ADSAC needs a Discrete action space, got {self.action_space}")
+        self.layout = cfg.get("observation_layout") or infer_layout(self.observation_space)
+        obs_shape = tuple(self.observation_space.shape)
+        num_actions = int(self.action_space.n)
+        encoder = EncoderConfig(
+            width=cfg.get("attention_width", 256),
+            depth=cfg.get("attention_depth", 1),
+            heads=cfg.get("attention_heads", 1),
+            dropout=cfg.get("attention_dropout", 0.4),
+            ff_mult=cfg.get("attention_ff_mult", 2),
+        )
+        diffusion = DiffusionConfig(
+            steps=cfg.get("diffusion_steps", 5),
+            schedule=cfg.get("beta_schedule", "vp"),
+            hidden=cfg.get("denoiser_hidden", 256),
+        )
+        self.actor = DiffusionActor(self.layout, obs_shape, num_actions, encoder, diffusion)
+        if self.inference_only:
+            # Rollout actors never train: no dropout noise in the actions they take.
+            self.actor.eval()
+            return
+        critic_depth = cfg.get("critic_attention_depth")
+        if critic_depth is None:
+            critic_depth = encoder.depth if self.layout == "tokens" else 0
+        critic_encoder = EncoderConfig(
+            width=encoder.width,
+            depth=critic_depth,
+            heads=encoder.heads,
+            dropout=encoder.dropout,
+            ff_mult=encoder.ff_mult,
+        )
+        self.critic = TwinQCritic(
+            self.layout,
+            obs_shape,
+            num_actions,
+            critic_encoder,
+            CriticConfig(hidden=cfg.get("critic_hidden", 256)),
+        )
+        # The entropy temperature lives here so that checkpoints carry it; it is trained (by
+        # the learner's temperature loss) only when ``learn_alpha`` is set.
+        self.log_alpha = nn.Parameter(
+            torch.tensor([math.log(cfg.get("initial_alpha", 0.05))]),
+            requires_grad=bool(cfg.get("learn_alpha", False)),
+        )
+
+    @override(TargetNetworkAPI)
+    def make_target_networks(self) -> None:
+        self.target_actor = make_target_network(self.actor)
+        self.target_critic = make_target_network(self.critic)
+
+    @override(RLModule)
+    def _forward(self, batch: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        """Logits x_0 of one diffusion chain; RLlib's connectors sample (explore) or argmax."""
+        return {Columns.ACTION_DIST_INPUTS: self.actor(batch[Columns.OBS])}
+
+    @override(RLModule)
+    def _forward_train(self, batch: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        """Only the actor's logits; the learner queries critics and targets itself, in the
+        order its losses need them."""
+        return {ACTION_LOGITS: self.actor(batch[Columns.OBS])}
+
+    @override(TargetNetworkAPI)
+    def forward_target(self, batch: dict[str, Any]) -> dict[str, Any]:
+        """Target actor logits and target twin Q values of ``batch[OBS]`` (pass s' here)."""
+        obs = batch[Columns.OBS]
+        q1_BA, q2_BA = self.target_critic(obs)
+        return {
+            TARGET_ACTION_LOGITS: self.target_actor(obs),
+            TARGET_Q1: q1_BA,
+            TARGET_Q2: q2_BA,
+        }

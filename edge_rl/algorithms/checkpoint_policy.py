@@ -1,0 +1,79 @@
+"""Greedy policies from training checkpoints, usable wherever a heuristic is (no Ray runtime).
+
+``edge-rl evaluate --checkpoint DIR`` loads the trained RLModule from a checkpoint written by
+``edge-rl train`` and acts with the deterministic version of its action distribution (argmax), so
+learned and heuristic policies share one report.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from edge_rl.baselines.base import Policy
+
+MODULE_SUBPATH = Path("learner_group/learner/rl_module/default_policy")
+
+
+def resolve_checkpoint(path: str | Path) -> tuple[Path, dict[str, Any]]:
+    """(checkpoint dir, run spec) for a run directory or one of its checkpoints.
+
+    Raises FileNotFoundError with what to pass instead when ``path`` is neither.
+    """
+    path = Path(path)
+    if (path / "run.json").is_file():  # a run directory: take its newest checkpoint
+        from edge_rl.training.loop import latest_checkpoint
+
+        ckpt = latest_checkpoint(path)
+        if ckpt is None:
+            raise FileNotFoundError(f"run directory {path} has no checkpoints yet")
+        run_dir = path
+    else:
+        ckpt = path
+        run_dir = path.parent.parent
+    if not (ckpt / MODULE_SUBPATH).is_dir():
+        raise FileNotFoundError(
+            f"{path} is not an edge-rl checkpoint (no {MODULE_SUBPATH}); pass a run directory "
+            "(--output of `edge-rl train`) or its checkpoints/final"
+        )
+    spec: dict[str, Any] = {}
+    if (run_dir / "run.json").is_file():
+        spec = json.loads((run_dir / "run.json").read_text())["spec"]
+    return ckpt, spec
+
+
+class CheckpointPolicy(Policy):
+    """The greedy (argmax) policy of a trained RLModule.
+
+    Args:
+        checkpoint: a checkpoint directory (or a run directory: its newest checkpoint).
+        seed: seeds torch's RNG (the diffusion actor draws noise even when greedy).
+        name: the name reports use (default: the run's algorithm).
+    """
+
+    def __init__(self, checkpoint: str | Path, seed: int | None = None, name: str | None = None):
+        super().__init__(seed)
+        from ray.rllib.core.rl_module.rl_module import RLModule
+
+        self.checkpoint, self.spec = resolve_checkpoint(checkpoint)
+        self.module = RLModule.from_checkpoint(str(self.checkpoint / MODULE_SUBPATH))
+        if isinstance(self.module, torch.nn.Module):
+            self.module.eval()
+        self.name = name or self.spec.get("algo", "checkpoint")
+        self._dist_cls = self.module.get_inference_action_dist_cls()
+        if seed is not None:
+            torch.manual_seed(seed)
+
+    def act(self, obs: np.ndarray, env: gym.Env) -> int:
+        with torch.no_grad():
+            batch = {"obs": torch.as_tensor(np.asarray(obs, np.float32)).unsqueeze(0)}
+            out = self.module.forward_inference(batch)
+            if "actions" in out:
+                return int(out["actions"][0])
+            dist = self._dist_cls.from_logits(out["action_dist_inputs"]).to_deterministic()
+            return int(dist.sample()[0])

@@ -1,0 +1,229 @@
+"""``edge-rl train``: train an RLlib algorithm on an edge simulator (local Ray or a cluster)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from edge_rl.commands.common import UsageError, parse_overrides
+
+ALGO_NAMES = ("adsac", "d2sac", "sac", "ppo", "dqn")
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "train",
+        help="train a policy with RLlib",
+        description=(
+            "Train --algo on --env/--preset until --timesteps env steps; write checkpoints and "
+            "metrics under --output. Runs on a local Ray by default, on a cluster with --address."
+        ),
+    )
+    p.add_argument("--algo", required=True, help=f"one of: {', '.join(ALGO_NAMES)}")
+    p.add_argument("--env", default="aigc", help="env family: aigc or load-balance")
+    p.add_argument("--preset", default=None, help="simulator preset (default: the env's first)")
+    p.add_argument("--world-seed", type=int, default=None, help="AIGC: world seed (default 0)")
+    p.add_argument("--timesteps", type=int, default=None, help="env steps to train for")
+    p.add_argument("--num-env-runners", type=int, default=None, metavar="K")
+    p.add_argument("--envs-per-runner", type=int, default=None, metavar="M")
+    p.add_argument("--num-learners", type=int, default=None, metavar="L")
+    p.add_argument(
+        "--gpus-per-learner",
+        type=float,
+        default=None,
+        metavar="G",
+        help="GPUs per learner (default: 1 if this machine has a GPU, else 0)",
+    )
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--config", type=Path, default=None, help="JSON or YAML file of settings")
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="an algorithm setting (e.g. diffusion_steps=3), or env.KEY=VALUE for an env knob",
+    )
+    p.add_argument("--output", type=Path, default=None, help="run directory (required)")
+    p.add_argument("--resume", type=Path, default=None, metavar="DIR", help="continue a run")
+    p.add_argument("--address", default=None, help="Ray cluster address (default: local Ray)")
+    p.add_argument("--checkpoint-every", type=int, default=10, metavar="ITERS")
+    p.add_argument("--wandb", action="store_true", help="log to Weights & Biases")
+    p.add_argument("--wandb-project", default="edge_rl")
+    p.add_argument("--show-config", action="store_true", help="print the config and exit")
+    p.set_defaults(func=run)
+
+
+def _load_file(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise UsageError(f"--config {path}: no such file")
+    text = path.read_text()
+    if path.suffix in (".yaml", ".yml"):
+        import yaml
+
+        data = yaml.safe_load(text) or {}
+    else:
+        data = json.loads(text)
+    if not isinstance(data, dict):
+        raise UsageError(f"--config {path}: expected a mapping of settings")
+    return data
+
+
+def build_spec(args: argparse.Namespace) -> Any:
+    """RunSpec from (in increasing precedence) defaults, --config FILE, flags, --set."""
+    from edge_rl.evaluation.runner import family_presets
+    from edge_rl.training.algos import ALGO_ENVS, RunSpec
+
+    if args.algo not in ALGO_NAMES:
+        raise UsageError(f"unknown --algo {args.algo!r}; choose one of: {', '.join(ALGO_NAMES)}")
+    if args.env not in ("aigc", "load-balance"):
+        raise UsageError(f"unknown --env {args.env!r}; choose one of: aigc, load-balance")
+    if args.env not in ALGO_ENVS[args.algo]:
+        raise UsageError(
+            f"--algo {args.algo} does not run on --env {args.env}; "
+            f"it runs on: {', '.join(ALGO_ENVS[args.algo])}"
+        )
+    data = _load_file(args.config) if args.config else {}
+    fields = set(RunSpec.__dataclass_fields__)
+    unknown = set(data) - fields
+    if unknown:
+        raise UsageError(
+            f"--config: unknown key(s) {sorted(unknown)}; valid: {', '.join(sorted(fields))}"
+        )
+    data = {**data, "algo": args.algo, "env": args.env}
+    data.setdefault("preset", "adsac-paper" if args.env == "aigc" else "park")
+    if args.env != "aigc":
+        data["world_seed"] = None
+    flags = {
+        "preset": args.preset,
+        "world_seed": args.world_seed,
+        "timesteps": args.timesteps,
+        "num_env_runners": args.num_env_runners,
+        "envs_per_runner": args.envs_per_runner,
+        "num_learners": args.num_learners,
+        "gpus_per_learner": args.gpus_per_learner,
+        "seed": args.seed,
+    }
+    data.update({k: v for k, v in flags.items() if v is not None})
+    settings = dict(data.get("settings") or {})
+    env_overrides = dict(data.get("env_overrides") or {})
+    for key, value in parse_overrides(args.set).items():
+        if key.startswith("env."):
+            env_overrides[key[4:]] = value
+        else:
+            settings[key] = value
+    data["settings"], data["env_overrides"] = settings, env_overrides
+    spec = RunSpec(**data)
+    presets = family_presets(args.env)
+    if spec.preset not in presets:
+        raise UsageError(
+            f"unknown --preset {spec.preset!r} for --env {args.env}; "
+            f"choose one of: {', '.join(presets)}"
+        )
+    for name, low in (
+        ("timesteps", 1),
+        ("envs_per_runner", 1),
+        ("num_env_runners", 0),
+        ("num_learners", 0),
+    ):
+        if getattr(spec, name) < low:
+            raise UsageError(f"--{name.replace('_', '-')} {getattr(spec, name)}: must be >= {low}")
+    if spec.gpus_per_learner is not None and spec.gpus_per_learner < 0:
+        raise UsageError(f"--gpus-per-learner {spec.gpus_per_learner}: must be >= 0")
+    return spec
+
+
+def _check_config(spec: Any) -> Any:
+    """Build and validate the AlgorithmConfig; turn its errors into one-line usage errors."""
+    from edge_rl.training.algos import build_config
+
+    try:
+        config = build_config(spec)
+        config.validate()
+        # Catch bad env knobs here, not inside an env runner.
+        from edge_rl.evaluation.runner import make_env
+
+        make_env(spec.env, spec.preset, spec.world_seed, **spec.env_overrides).close()
+    except (ValueError, TypeError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else repr(err)
+        raise UsageError(first) from None
+    return config
+
+
+def _wandb_logger(args: argparse.Namespace, spec: Any, output: Path, config: dict) -> Any:
+    from edge_rl.tracking import start_wandb_run
+
+    return start_wandb_run(
+        project=args.wandb_project,
+        name=output.name,
+        group=f"{spec.algo}-{spec.preset}",
+        tags=[spec.algo, spec.env, spec.preset],
+        config=config,
+        directory=output,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from edge_rl.training.loop import load_run_spec, run_training
+
+    resume = args.resume is not None
+    if resume:
+        try:
+            spec = load_run_spec(args.resume)
+        except FileNotFoundError as err:
+            raise UsageError(str(err)) from None
+        if args.timesteps is not None:
+            spec.timesteps = args.timesteps
+        output = args.resume
+    else:
+        if args.output is None:
+            raise UsageError("--output DIR is required (where checkpoints and metrics go)")
+        spec = build_spec(args)
+        output = args.output
+    config = _check_config(spec)
+    if args.show_config:
+        from edge_rl.training.algos import config_summary
+
+        print(json.dumps(config_summary(config), indent=2, default=str))
+        return 0
+    if not resume and (output / "run.json").exists():
+        raise UsageError(
+            f"--output {output} already holds a run; use --resume {output} to continue it, "
+            "or pick a new directory"
+        )
+
+    import ray
+
+    if not os.environ.get("WANDB_API_KEY"):
+        os.environ.setdefault("WANDB_MODE", "offline")  # before ray.init: workers inherit it
+    if not ray.is_initialized():
+        if args.address:
+            ray.init(address=args.address)
+        else:
+            ray.init(include_dashboard=False, log_to_driver=False)
+    tracker = None
+    if args.wandb:
+        from edge_rl.training.algos import config_summary
+
+        tracker = _wandb_logger(args, spec, output, config_summary(config))
+    try:
+        print(
+            f"training {spec.algo} on {spec.env}/{spec.preset} for {spec.timesteps:,d} env steps "
+            f"({spec.num_env_runners} env runner(s) x {spec.envs_per_runner} envs) -> {output}"
+        )
+        result = run_training(
+            spec,
+            output,
+            resume=resume,
+            checkpoint_every=args.checkpoint_every,
+            on_result=tracker.log if tracker else None,
+        )
+    finally:
+        if tracker is not None:
+            tracker.finish()
+    print(
+        f"done: {result.iterations} iterations, {result.env_steps:,d} env steps; "
+        f"evaluate with: edge-rl evaluate --checkpoint {result.checkpoint} --seeds 0"
+    )
+    return 0

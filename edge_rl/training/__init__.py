@@ -1,0 +1,1 @@
+"""Ray-side training: algorithm configs, the training loop, checkpoints and metrics."""

@@ -1,0 +1,150 @@
+"""Which RLlib algorithm configs ``edge-rl train --algo NAME`` builds, and how.
+
+- ``adsac``: ADSAC (attention over state tokens + diffusion actor), edge_rl's own algorithm.
+- ``d2sac``: the same with ``attention_depth=0`` (D2SAC).
+- ``sac``, ``ppo``, ``dqn``: RLlib's built-ins on the same env, at RLlib's defaults except
+  the discount (the reference's 0.95) and CPU-sized batches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
+
+from edge_rl.algorithms.registry import RLLIB_ENV_NAMES
+from edge_rl.training.callbacks import EpisodeSummaryCallback
+
+
+def _adsac() -> AlgorithmConfig:
+    from edge_rl.algorithms.adsac.adsac import ADSACConfig
+
+    return ADSACConfig()
+
+
+def _d2sac() -> AlgorithmConfig:
+    from edge_rl.algorithms.adsac.adsac import ADSACConfig
+
+    return ADSACConfig().training(attention_depth=0)
+
+
+def _sac() -> AlgorithmConfig:
+    from ray.rllib.algorithms.sac import SACConfig
+
+    return SACConfig().training(gamma=0.95, n_step=3, train_batch_size_per_learner=256)
+
+
+def _ppo() -> AlgorithmConfig:
+    from ray.rllib.algorithms.ppo import PPOConfig
+
+    return PPOConfig().training(gamma=0.95, train_batch_size_per_learner=2048)
+
+
+def _dqn() -> AlgorithmConfig:
+    from ray.rllib.algorithms.dqn import DQNConfig
+
+    return DQNConfig().training(gamma=0.95, n_step=3, train_batch_size_per_learner=256)
+
+
+#: algo name -> builder of its base config
+ALGORITHMS: dict[str, Callable[[], AlgorithmConfig]] = {
+    "adsac": _adsac,
+    "d2sac": _d2sac,
+    "sac": _sac,
+    "ppo": _ppo,
+    "dqn": _dqn,
+}
+
+#: env families each algorithm supports
+ALGO_ENVS: dict[str, tuple[str, ...]] = {
+    "adsac": ("aigc",),
+    "d2sac": ("aigc",),
+    "sac": ("aigc", "load-balance"),
+    "ppo": ("aigc", "load-balance"),
+    "dqn": ("aigc", "load-balance"),
+}
+
+
+def default_gpus_per_learner() -> float:
+    """1 when this machine has a CUDA GPU, else 0 (asking for a GPU without one fails)."""
+    return 1.0 if torch.cuda.is_available() else 0.0
+
+
+@dataclass
+class RunSpec:
+    """Everything that defines a training run (saved as run.json next to its checkpoints)."""
+
+    algo: str
+    env: str = "aigc"
+    preset: str = "adsac-paper"
+    world_seed: int | None = 0
+    timesteps: int = 100_000
+    num_env_runners: int = 0
+    envs_per_runner: int = 8
+    num_learners: int = 0
+    gpus_per_learner: float | None = None
+    seed: int = 0
+    env_overrides: dict[str, Any] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+def env_config_of(spec: RunSpec) -> dict[str, Any]:
+    env_config: dict[str, Any] = {"preset": spec.preset, **spec.env_overrides}
+    if spec.env == "aigc" and spec.world_seed is not None:
+        env_config["world_seed"] = spec.world_seed
+    return env_config
+
+
+def build_config(spec: RunSpec) -> AlgorithmConfig:
+    """The full AlgorithmConfig of a run; unknown ``settings`` keys are errors."""
+    if spec.algo not in ALGORITHMS:
+        raise ValueError(f"unknown algo {spec.algo!r}; choose one of: {', '.join(ALGORITHMS)}")
+    if spec.env not in ALGO_ENVS[spec.algo]:
+        raise ValueError(
+            f"--algo {spec.algo} does not run on --env {spec.env}; it runs on: "
+            f"{', '.join(ALGO_ENVS[spec.algo])}"
+        )
+    config = ALGORITHMS[spec.algo]()
+    gpus = default_gpus_per_learner() if spec.gpus_per_learner is None else spec.gpus_per_learner
+    if gpus > 0 and not torch.cuda.is_available() and spec.num_learners == 0:
+        raise ValueError(
+            f"--gpus-per-learner {gpus}: this machine has no CUDA GPU; use 0 here, or give "
+            "--num-learners >= 1 so learners run as Ray actors on a cluster's GPU nodes"
+        )
+    config = (
+        config.environment(RLLIB_ENV_NAMES[spec.env], env_config=env_config_of(spec))
+        .env_runners(
+            num_env_runners=spec.num_env_runners,
+            num_envs_per_env_runner=spec.envs_per_runner,
+            gym_env_vectorize_mode="vector_entry_point",
+        )
+        .learners(num_learners=spec.num_learners, num_gpus_per_learner=gpus)
+        .callbacks(EpisodeSummaryCallback)
+        .debugging(seed=spec.seed)
+    )
+    unknown = [k for k in spec.settings if not hasattr(config, k)]
+    if unknown:
+        raise ValueError(
+            f"unknown setting(s) {unknown} for --algo {spec.algo}; "
+            f"see `edge-rl train --algo {spec.algo} --show-config` for the valid keys"
+        )
+    config.update_from_dict(dict(spec.settings))
+    return config
+
+
+def config_summary(config: AlgorithmConfig) -> dict[str, Any]:
+    """The config as plain JSON-able values (for run.json, wandb, --show-config)."""
+    out: dict[str, Any] = {}
+    for key, value in sorted(config.to_dict().items()):
+        if isinstance(value, bool | int | float | str) or value is None:
+            out[key] = value
+        elif isinstance(value, list | tuple) and all(
+            isinstance(v, bool | int | float | str) for v in value
+        ):
+            out[key] = list(value)
+        elif isinstance(value, dict) and key in ("env_config", "model_config"):
+            out[key] = {k: v for k, v in value.items() if isinstance(v, bool | int | float | str)}
+    return out
