@@ -1,0 +1,155 @@
+"""ADSAC on RLlib: module, learner, algorithm, checkpoints (tiny sizes; no learning claims)."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from ray.rllib.core import DEFAULT_MODULE_ID
+from ray.rllib.core.columns import Columns
+from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+from ray.rllib.policy.sample_batch import MultiAgentBatch, SampleBatch
+
+import edge_rl  # noqa: F401  (registers the envs)
+from edge_rl.algorithms.adsac.adsac import ADSACConfig
+from edge_rl.algorithms.adsac.adsac_learner import DISCOUNTS
+from edge_rl.algorithms.adsac.torch.adsac_torch_rl_module import ADSACTorchRLModule
+
+TINY = dict(
+    attention_width=16,
+    attention_heads=2,
+    denoiser_hidden=32,
+    critic_hidden=32,
+    diffusion_steps=3,
+    attention_dropout=0.0,
+)
+
+
+def _spaces(preset: str = "adsac-paper", **overrides) -> tuple[gym.Space, gym.Space]:
+    env = gym.make("edge_rl/AIGCEdge-v0", preset=preset, **overrides)
+    return env.observation_space, env.action_space
+
+
+def _module(inference_only: bool, preset: str = "adsac-paper", depth: int = 1, **overrides):
+    obs_space, act_space = _spaces(preset, **overrides)
+    config = ADSACConfig().training(attention_depth=depth, **TINY)
+    return RLModuleSpec(
+        module_class=ADSACTorchRLModule,
+        observation_space=obs_space,
+        action_space=act_space,
+        inference_only=inference_only,
+        model_config=config.model_config,
+    ).build()
+
+
+@pytest.mark.parametrize("depth", [0, 1, 2])
+@pytest.mark.parametrize("preset", ["adsac-paper", "agod-paper", "regions"])
+def test_module_forward_shapes(preset: str, depth: int) -> None:
+    module = _module(False, preset, depth)
+    module.make_target_networks()  # a learner does this when it builds the module
+    obs_space, act_space = _spaces(preset)
+    obs = torch.as_tensor(np.stack([obs_space.sample() for _ in range(5)]), dtype=torch.float32)
+    out = module.forward_inference({Columns.OBS: obs})
+    assert out[Columns.ACTION_DIST_INPUTS].shape == (5, act_space.n)
+    target = module.forward_target({Columns.OBS: obs})
+    assert all(v.shape == (5, act_space.n) for v in target.values())
+
+
+def test_inference_only_module_has_no_critic_parameters() -> None:
+    full = _module(inference_only=False)
+    lean = _module(inference_only=True)
+    assert hasattr(full, "critic") and not hasattr(lean, "critic")
+    assert not hasattr(lean, "log_alpha")
+    lean_names = {n for n, _ in lean.named_parameters()}
+    assert lean_names and all(n.startswith("actor.") for n in lean_names)
+    assert sum(p.numel() for p in lean.parameters()) < sum(p.numel() for p in full.parameters())
+    # the learner's inference-only state loads into the env runner's module
+    lean.set_state(full.get_state(inference_only=True))
+    obs = torch.rand(3, 36)
+    torch.manual_seed(0)
+    a = lean.forward_inference({Columns.OBS: obs})[Columns.ACTION_DIST_INPUTS]
+    torch.manual_seed(0)
+    full.eval()
+    b = full.forward_inference({Columns.OBS: obs})[Columns.ACTION_DIST_INPUTS]
+    torch.testing.assert_close(a, b)
+
+
+def _fixed_batch(n: int, seed: int = 0) -> MultiAgentBatch:
+    rng = np.random.default_rng(seed)
+    obs_space, _ = _spaces()
+    obs = np.stack([obs_space.sample() for _ in range(n)]).astype(np.float32)
+    data = SampleBatch(
+        {
+            Columns.OBS: obs,
+            Columns.ACTIONS: rng.integers(0, 40, n),
+            Columns.REWARDS: rng.normal(1.0, 0.5, n).astype(np.float32),
+            Columns.NEXT_OBS: obs[rng.permutation(n)],
+            DISCOUNTS: np.zeros(n, np.float32),  # terminal: target = reward, a fixed regression
+        }
+    )
+    return MultiAgentBatch({DEFAULT_MODULE_ID: data}, env_steps=n)
+
+
+def _learner(**settings):
+    obs_space, act_space = _spaces()
+    config = (
+        ADSACConfig()
+        .environment(observation_space=obs_space, action_space=act_space)
+        .training(**{**TINY, "train_batch_size_per_learner": 64, **settings})
+    )
+    return config.build_learner(env=None), config
+
+
+def test_learner_update_lowers_critic_loss_on_a_fixed_batch() -> None:
+    torch.manual_seed(0)
+    learner, _ = _learner(critic_lr=3e-3)
+    batch = _fixed_batch(64)
+    losses = []
+    for _ in range(40):
+        res = learner.update(batch=batch, timesteps={"num_env_steps_sampled_lifetime": 0})
+        losses.append(float(res[DEFAULT_MODULE_ID]["critic_loss"].peek()))
+    assert losses[-1] < 0.5 * losses[0], losses
+
+
+def test_learner_polyak_moves_targets_by_tau() -> None:
+    learner, _ = _learner(tau=0.5)
+    module = learner.module[DEFAULT_MODULE_ID]
+    before = [p.clone() for p in module.target_critic.parameters()]
+    learner.update(batch=_fixed_batch(64), timesteps={"num_env_steps_sampled_lifetime": 0})
+    after = list(module.target_critic.parameters())
+    online = list(module.critic.parameters())
+    for b, a, o in zip(before, after, online, strict=True):
+        torch.testing.assert_close(a, 0.5 * b + 0.5 * o)
+
+
+def test_learned_temperature_changes_alpha() -> None:
+    learner, _ = _learner(learn_alpha=True, alpha_lr=0.1)
+    module = learner.module[DEFAULT_MODULE_ID]
+    start = float(module.log_alpha.detach())
+    for _ in range(5):
+        learner.update(batch=_fixed_batch(64), timesteps={"num_env_steps_sampled_lifetime": 0})
+    assert float(module.log_alpha.detach()) != pytest.approx(start)
+    fixed, _ = _learner(learn_alpha=False)
+    fixed.update(batch=_fixed_batch(64), timesteps={"num_env_steps_sampled_lifetime": 0})
+    assert float(fixed.module[DEFAULT_MODULE_ID].log_alpha.detach()) == pytest.approx(np.log(0.05))
+
+
+@pytest.mark.parametrize(
+    ("settings", "needle"),
+    [
+        ({"diffusion_steps": 0}, "diffusion_steps=0"),
+        ({"attention_depth": -1}, "attention_depth=-1"),
+        ({"attention_heads": 3, "attention_width": 16}, "must divide attention_width"),
+        ({"beta_schedule": "sigmoid"}, "beta_schedule='sigmoid'"),
+        ({"tau": 0.0}, "tau=0.0"),
+        ({"actor_lr": -1.0}, "actor_lr=-1.0"),
+        ({"updates_per_env_step": 0}, "updates_per_env_step=0"),
+        ({"lr": 0.1}, "actor_lr, critic_lr"),
+    ],
+)
+def test_bad_config_values_are_clear(settings: dict, needle: str) -> None:
+    config = ADSACConfig().environment("edge_rl/AIGCEdge-v0").training(**settings)
+    with pytest.raises(ValueError, match="ADSAC") as err:
+        config.validate()
+    assert needle in str(err.value)
