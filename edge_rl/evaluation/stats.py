@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -22,6 +23,7 @@ def _t_cdf_upper_half(x: float, df: int, panels: int = 2000) -> float:
     return total * h / 3
 
 
+@lru_cache(maxsize=256)
 def t_critical(confidence: float, df: int) -> float:
     """Two-sided Student-t critical value, e.g. ``t_critical(0.95, 4) == 2.776``."""
     if not 0 < confidence < 1:
