@@ -35,7 +35,13 @@ def main(argv: list[str] | None = None) -> int:
         "aigc": bench_aigc_env.run_benchmark(args.aigc_reference, args.seconds),
         "load_balance": bench_load_balance_env.run_benchmark(args.park_reference, args.seconds),
     }
-    print(json.dumps(results, indent=2))
+    print(f"{'figure':40s} {'value':>14s}")
+    for family, figures in results.items():
+        for key, value in figures.items():
+            if isinstance(value, float):
+                print(f"{family + '/' + key:40s} {value:14,.1f}")
+            elif isinstance(value, bool):
+                print(f"{family + '/' + key:40s} {str(value):>14s}")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
