@@ -70,8 +70,12 @@ class CheckpointPolicy(Policy):
             torch.manual_seed(seed)
 
     def act(self, obs: np.ndarray, env: gym.Env) -> int:
+        obs = np.asarray(obs, np.float32)
+        shape = getattr(self.module.observation_space, "shape", None)
+        if shape is not None and len(shape) == 1 and obs.ndim > 1:
+            obs = obs.reshape(-1)  # RLlib's built-ins were trained on flattened token arrays
         with torch.no_grad():
-            batch = {"obs": torch.as_tensor(np.asarray(obs, np.float32)).unsqueeze(0)}
+            batch = {"obs": torch.as_tensor(obs).unsqueeze(0)}
             out = self.module.forward_inference(batch)
             if "actions" in out:
                 return int(out["actions"][0])

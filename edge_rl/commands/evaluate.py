@@ -54,7 +54,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _apply_checkpoint_defaults(args: argparse.Namespace) -> list:
-    """Load --checkpoint policies; --env/--preset/--world-seed default to the first run's."""
+    """Load --checkpoint policies; --env/--preset/--world-seed (and env knobs) default to the
+    first run's."""
     from edge_rl.algorithms.checkpoint_policy import resolve_checkpoint
 
     resolved = []
@@ -106,6 +107,10 @@ def run(args: argparse.Namespace) -> int:
     checkpoints = _apply_checkpoint_defaults(args)
     _validate(args)
     overrides = parse_overrides(args.set)
+    if checkpoints:  # the first run's env knobs, unless --set changes them
+        run_spec = checkpoints[0][1]
+        if (run_spec.get("env"), run_spec.get("preset")) == (args.env, args.preset):
+            overrides = {**(run_spec.get("env_overrides") or {}), **overrides}
     world_seed = (
         args.world_seed if args.world_seed is not None else (0 if args.env == "aigc" else None)
     )

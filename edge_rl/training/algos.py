@@ -68,6 +68,12 @@ ALGO_ENVS: dict[str, tuple[str, ...]] = {
 }
 
 
+def _flatten_observations(env: Any = None, spaces: Any = None, device: Any = None) -> Any:
+    from ray.rllib.connectors.env_to_module import FlattenObservations
+
+    return FlattenObservations()
+
+
 def default_gpus_per_learner() -> float:
     """1 when this machine has a CUDA GPU, else 0 (asking for a GPU without one fails)."""
     return 1.0 if torch.cuda.is_available() else 0.0
@@ -125,6 +131,9 @@ def build_config(spec: RunSpec) -> AlgorithmConfig:
         .callbacks(EpisodeSummaryCallback)
         .debugging(seed=spec.seed)
     )
+    if spec.algo not in ("adsac", "d2sac"):
+        # RLlib's default encoders take flat vectors; the "tokens" layout is (1 + E*M, F).
+        config.env_runners(env_to_module_connector=_flatten_observations)
     unknown = [k for k in spec.settings if not hasattr(config, k)]
     if unknown:
         raise ValueError(

@@ -131,3 +131,24 @@ def test_train_bad_input_is_one_line(tmp_path: Path, capsys) -> None:
         assert needle in err and len(err.strip().splitlines()) == 1, err
     code = main(["train", "--algo", "adsac", "--resume", str(tmp_path / "nothing")])
     assert code == 2 and "run.json" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("algo", ["sac", "ppo", "dqn"])
+def test_builtin_algorithms_train_and_evaluate(
+    algo: str, ray_session, tmp_path: Path, capsys
+) -> None:
+    out = tmp_path / algo
+    extra = {
+        "sac": ["--set", "num_steps_sampled_before_learning_starts=32"],
+        "ppo": ["--set", "train_batch_size_per_learner=64", "--set", "minibatch_size=32"],
+        "dqn": ["--set", "num_steps_sampled_before_learning_starts=32"],
+    }[algo]
+    code = main(
+        ["train", "--algo", algo, "--env", "aigc", "--preset", "regions", "--set",
+         "env.num_servers=3", "--timesteps", "64", "--envs-per-runner", "2", "--output",
+         str(out), *extra]
+    )  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    code = main(["evaluate", "--checkpoint", str(out), "--seeds", "0"])  # knobs from run.json
+    assert code == 0
+    assert algo in capsys.readouterr().out
