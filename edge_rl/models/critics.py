@@ -1,0 +1,148 @@
+"""Twin Q critics over all actions: obs -> (q1_BA, q2_BA).
+
+Model composition of each Q network::
+
+    obs -> StateEncoder -> state_BD (+ act_BAD) -> head -> q_BA
+
+Heads (``CriticConfig.head``):
+
+- "mlp" (reference): state -> 256 -> 256 -> |A| with Mish. On a paper layout with encoder depth 0
+  this is exactly the reference critic |S| -> 256 -> 256 -> |A| on the flat observation.
+- "per-action": q[a] = MLP([act_BAD[a], state_BD]) -> 256 -> 256 -> 1; the same weights work for
+  any |A| (the default for the "tokens" layout).
+
+Encoders are not shared: each Q network has its own encoder, and none is shared with the actor.
+Sharing would couple the twins (whose point is two independent estimates, min'd against
+overestimation) and would let the actor's loss move the critic's features; the cost is one
+more encoder pass per critic call. An RLlib Learner can still share one by building the modules
+itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from edge_rl.models.attention import EncoderConfig, StateEncoder
+
+HEADS: tuple[str, ...] = ("mlp", "per-action")
+
+
+def default_head(layout: str) -> str:
+    """The layout's critic head: "per-action" for "tokens" (any |A|), else "mlp" (reference)."""
+    return "per-action" if layout == "tokens" else "mlp"
+
+
+@dataclass(frozen=True)
+class CriticConfig:
+    """Settings of the critic heads.
+
+    Attributes:
+        hidden: width of the head's two hidden layers (reference 256).
+        head: "mlp", "per-action", or None for the layout's default (``default_head``).
+    """
+
+    hidden: int = 256
+    head: str | None = None
+
+    def validate(self) -> None:
+        """Raise ValueError naming the bad field and the valid values."""
+        if self.hidden < 1:
+            raise ValueError(f"hidden={self.hidden}: must be >= 1")
+        if self.head is not None and self.head not in HEADS:
+            raise ValueError(f"head={self.head!r}: use one of {list(HEADS)} or None")
+
+
+def _mlp(in_dim: int, hidden: int, out_dim: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Linear(in_dim, hidden),
+        nn.Mish(),
+        nn.Linear(hidden, hidden),
+        nn.Mish(),
+        nn.Linear(hidden, out_dim),
+    )
+
+
+class QNetwork(nn.Module):
+    """One Q network: obs -> q_BA, with its own encoder.
+
+    Args:
+        layout: observation layout ("paper-adsac", "paper-agod", "tokens").
+        obs_shape: observation shape without the batch dimension.
+        num_actions: size of the Discrete action space it is built for.
+        encoder: the encoder's settings (depth 0 on a paper layout = the reference flat input).
+        critic: head settings.
+        num_servers: E of a "paper-adsac" observation with K != 4 task types; else None.
+    """
+
+    def __init__(
+        self,
+        layout: str,
+        obs_shape: Sequence[int],
+        num_actions: int,
+        encoder: EncoderConfig,
+        critic: CriticConfig,
+        num_servers: int | None = None,
+    ) -> None:
+        super().__init__()
+        critic.validate()
+        self.num_actions = num_actions
+        self.head_mode = critic.head or default_head(layout)
+        per_action = self.head_mode == "per-action"
+        self.encoder = StateEncoder(
+            layout, obs_shape, num_actions, encoder, per_action, num_servers
+        )
+        in_dim = self.encoder.state_dim + (encoder.width if per_action else 0)
+        self.head = _mlp(in_dim, critic.hidden, 1 if per_action else num_actions)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        """obs_BO or obs_BTF -> q_BA."""
+        state_BD, act_BAD = self.encoder(obs)
+        if act_BAD is None:
+            q_BA = self.head(state_BD)
+            assert q_BA.shape == (obs.shape[0], self.num_actions), q_BA.shape
+            return q_BA
+        state_BAD = state_BD.unsqueeze(1).expand(-1, act_BAD.shape[1], -1)
+        return self.head(torch.cat([act_BAD, state_BAD], dim=-1)).squeeze(-1)
+
+
+class TwinQCritic(nn.Module):
+    """Two independent Q networks over all actions (clipped double Q).
+
+    Args:
+        layout: observation layout ("paper-adsac", "paper-agod", "tokens").
+        obs_shape: observation shape without the batch dimension.
+        num_actions: size of the Discrete action space it is built for.
+        encoder: the encoders' settings; depth 0 on a paper layout is the reference critic.
+            Default: ``EncoderConfig(dropout=0.0)``. The reference published no attention critic;
+            dropout noise in Q(s, a) would feed straight into the bootstrapped targets, so the
+            critic default keeps it off (the actor's default keeps the reference's 0.4).
+        critic: head settings.
+        num_servers: E of a "paper-adsac" observation with K != 4 task types; else None.
+    """
+
+    def __init__(
+        self,
+        layout: str,
+        obs_shape: Sequence[int],
+        num_actions: int,
+        encoder: EncoderConfig | None = None,
+        critic: CriticConfig | None = None,
+        num_servers: int | None = None,
+    ) -> None:
+        super().__init__()
+        encoder = encoder or EncoderConfig(dropout=0.0)
+        critic = critic or CriticConfig()
+        self.q1 = QNetwork(layout, obs_shape, num_actions, encoder, critic, num_servers)
+        self.q2 = QNetwork(layout, obs_shape, num_actions, encoder, critic, num_servers)
+
+    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """obs -> (q1_BA, q2_BA)."""
+        return self.q1(obs), self.q2(obs)
+
+    def q_min(self, obs: torch.Tensor) -> torch.Tensor:
+        """min(Q1, Q2)_BA."""
+        return torch.minimum(*self.forward(obs))
