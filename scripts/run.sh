@@ -1,18 +1,26 @@
 #!/usr/bin/env bash
-# The main job on the embedded default: set up .venv, then evaluate every AIGC heuristic on the
-# reference setting (adsac-paper, world seed 0, five episode seeds) and every load-balancing
-# heuristic on Park's default workload, with JSON reports and comparison plots under results/.
+# The main job on the embedded default (local Ray, wandb offline): set up .venv, train ADSAC
+# briefly on the reference AIGC setting (adsac-paper, world seed 0), evaluate the checkpoint
+# against every AIGC heuristic on five episode seeds, and evaluate every load-balancing
+# heuristic on Park's default workload. Reports (JSON) and plots land in results/main/.
+#   TIMESTEPS=130000 scripts/run.sh      # a longer run (about 45 minutes on 2 cores)
+#   scripts/run.sh OUTDIR                # another output folder
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 . .venv/bin/activate
 export WANDB_MODE=${WANDB_MODE:-offline} RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0
 out=${1:-results/main}
+timesteps=${TIMESTEPS:-10000}
 mkdir -p "$out"
+rm -rf "$out/adsac"  # this script's own previous run
+edge-rl train --algo adsac --env aigc --preset adsac-paper --world-seed 0 \
+  --timesteps "$timesteps" --envs-per-runner 8 \
+  --set attention_width=64 --set updates_per_env_step=0.25 --output "$out/adsac"
 aigc_policies=$(python -c "from edge_rl.baselines import POLICIES; print(' '.join(POLICIES['aigc']))")
 lb_policies=$(python -c "from edge_rl.baselines import POLICIES; print(' '.join(POLICIES['load-balance']))")
-edge-rl evaluate --env aigc --preset adsac-paper --world-seed 0 --policy $aigc_policies \
-  --seeds 0 1 2 3 4 --json "$out/aigc-adsac-paper.json" --plot "$out/aigc-adsac-paper.png"
+edge-rl evaluate --checkpoint "$out/adsac" --policy $aigc_policies --seeds 0 1 2 3 4 \
+  --json "$out/aigc-adsac-paper.json" --plot "$out/aigc-adsac-paper.png"
 edge-rl evaluate --env load-balance --preset park --policy $lb_policies \
   --seeds $(seq 0 19) --json "$out/load-balance-park.json" --plot "$out/load-balance-park.png"
 echo "results in $out/"
