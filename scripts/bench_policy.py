@@ -23,6 +23,10 @@ up unchanged.
 - ``learner_updates_per_s``: plain-torch D2SAC/ADSAC updates per second at batch 512 (critic
   step, actor step, Polyak on both targets; 3-step targets from the target actor and critics),
   with one thread and with torch's default thread count.
+- ``rllib_learner_updates_per_s``: the same through ADSAC's RLlib Learner, as training runs it
+  (``--device cuda`` puts the learner on a GPU).
+- ``env_steps_sampled_per_s``: env steps sampled per second with 0, 1 and 2 env runners (starts
+  a local Ray).
 """
 
 from __future__ import annotations
@@ -328,11 +332,125 @@ def learner_updates_per_s(args: BenchArgs) -> dict[str, dict[str, float]]:
     return out
 
 
+# --------------------------------------------------------------------------- RLlib figures
+
+
+def _rllib_batch(spec: tuple, batch: int, seed: int) -> Any:
+    """A numpy MultiAgentBatch with ADSAC's learner columns (values do not matter for timing)."""
+    import numpy as np
+    from ray.rllib.core import DEFAULT_MODULE_ID
+    from ray.rllib.core.columns import Columns
+    from ray.rllib.policy.sample_batch import MultiAgentBatch, SampleBatch
+
+    from edge_rl.algorithms.adsac.adsac_learner import DISCOUNTS
+
+    _, obs_shape, num_actions = spec
+    rng = np.random.default_rng(seed)
+    cols = SampleBatch(
+        {
+            Columns.OBS: rng.random((batch, *obs_shape), dtype=np.float32),
+            Columns.ACTIONS: rng.integers(0, num_actions, batch),
+            Columns.REWARDS: rng.normal(size=batch).astype(np.float32),
+            Columns.NEXT_OBS: rng.random((batch, *obs_shape), dtype=np.float32),
+            DISCOUNTS: np.full(batch, 0.95**3, np.float32),
+        }
+    )
+    return MultiAgentBatch({DEFAULT_MODULE_ID: cols}, env_steps=batch)
+
+
+def rllib_learner_updates_per_s(args: BenchArgs) -> dict[str, dict[str, float]]:
+    """ADSAC's RLlib Learner (the one training uses): gradient updates per second at batch 512,
+    8 minibatches per ``update`` call as ``ADSAC.training_step`` sends them."""
+    import gymnasium as gym
+
+    from edge_rl.algorithms.adsac.adsac import ADSACConfig
+
+    env = gym.make("edge_rl/AIGCEdge-v0", preset="adsac-paper")
+    gpus = 1 if args.device.startswith("cuda") else 0
+    settings = {
+        "paper-adsac depth0 (D2SAC)": dict(attention_depth=0),
+        "paper-adsac depth1 width64": dict(attention_width=64),
+        "paper-adsac depth1 width256": dict(attention_width=256),
+    }
+    per_call = 8
+    out: dict[str, dict[str, float]] = {}
+    for name, model in settings.items():
+        config = (
+            ADSACConfig()
+            .environment(observation_space=env.observation_space, action_space=env.action_space)
+            .learners(num_gpus_per_learner=gpus)
+            .training(**model)
+        )
+        learner = config.build_learner(env=None)
+        batch = _rllib_batch(PAPER_ADSAC, 512 * per_call, args.seed)
+
+        def one(learner: Any = learner, batch: Any = batch) -> None:
+            learner.update(
+                batch=batch,
+                minibatch_size=512,
+                num_epochs=1,
+                timesteps={"num_env_steps_sampled_lifetime": 0},
+            )
+            if gpus:
+                torch.cuda.synchronize()
+
+        ms = _median_ms(one, max(1, args.updates // per_call), warmup=1)
+        out[name] = {f"threads={torch.get_num_threads()}": per_call * 1e3 / ms}
+    return out
+
+
+def env_steps_sampled_per_s(args: BenchArgs) -> dict[str, dict[str, float]]:
+    """Env steps sampled per second by ADSAC's env runners (no learning), with 0, 1 and 2 remote
+    env runners of 8 vectorised envs each, depth-1 width-64 actor on CPU."""
+    import ray
+
+    from edge_rl.algorithms.adsac.adsac import ADSACConfig
+    from edge_rl.algorithms.registry import register_rllib_envs
+
+    started = not ray.is_initialized()
+    if started:
+        ray.init(include_dashboard=False, log_to_driver=False)
+    register_rllib_envs()
+    out: dict[str, dict[str, float]] = {}
+    iters = 2 if args.updates <= 1 else 6
+    try:
+        for runners in (0, 1, 2):
+            config = (
+                ADSACConfig()
+                .environment("edge_rl/AIGCEdge-v0", env_config={"preset": "adsac-paper"})
+                .env_runners(
+                    num_env_runners=runners,
+                    num_envs_per_env_runner=8,
+                    rollout_fragment_length=64,
+                    num_cpus_per_env_runner=0.5,
+                )
+                .training(attention_width=64, num_steps_sampled_before_learning_starts=10**9)
+                .debugging(seed=args.seed)
+            )
+            algo = config.build_algo()
+            try:
+                algo.train()  # warm-up
+                t0 = time.perf_counter()
+                start = algo.metrics.peek(("env_runners", "num_env_steps_sampled_lifetime"))
+                for _ in range(iters):
+                    result = algo.train()
+                steps = result["env_runners"]["num_env_steps_sampled_lifetime"] - start
+                out[f"env_runners={runners}"] = {"steps/s": steps / (time.perf_counter() - t0)}
+            finally:
+                algo.stop()
+    finally:
+        if started:
+            ray.shutdown()
+    return out
+
+
 # --------------------------------------------------------------------------- driver
 
 FIGURES: dict[str, Callable[[BenchArgs], dict[str, dict[str, float]]]] = {
     "actor_latency_ms_batch1": actor_latency_ms_batch1,
     "learner_updates_per_s": learner_updates_per_s,
+    "rllib_learner_updates_per_s": rllib_learner_updates_per_s,
+    "env_steps_sampled_per_s": env_steps_sampled_per_s,
 }
 
 
