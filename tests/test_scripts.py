@@ -22,3 +22,29 @@ def test_bench_envs_prints_and_writes_json(tmp_path: Path) -> None:
     assert data["aigc"]["vector_steps_per_s"] > data["aigc"]["scalar_steps_per_s"] > 0
     assert data["load_balance"]["vector_steps_per_s"] > 0
     assert "aigc/scalar_steps_per_s" in proc.stdout
+
+
+def _fake_run(path: Path, algo: str, returns: list[float]) -> None:
+    path.mkdir(parents=True)
+    (path / "run.json").write_text(json.dumps({"spec": {"algo": algo}, "config": {}}))
+    lines = ["env/steps,env/episode_return_mean,perf/elapsed_s"]
+    lines += [f"{(i + 1) * 100},{r},{(i + 1) * 6}" for i, r in enumerate(returns)]
+    (path / "metrics.csv").write_text("\n".join(lines) + "\n")
+
+
+def test_plot_learning_curves_groups_runs_by_algorithm(tmp_path: Path) -> None:
+    _fake_run(tmp_path / "a0", "adsac", [1.0, 5.0, 9.0])
+    _fake_run(tmp_path / "a1", "adsac", [2.0, 4.0, 7.0])
+    _fake_run(tmp_path / "d0", "d2sac", [0.0, 1.0, 2.0])
+    png, table = tmp_path / "c.png", tmp_path / "c.csv"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "plot_learning_curves.py"),
+         *(str(tmp_path / d) for d in ("a0", "a1", "d0")), "--png", str(png), "--csv", str(table)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    rows = table.read_text().splitlines()
+    assert rows[0].startswith("group,run,final_return") and len(rows) == 4
+    finals = {r.split(",")[1].rsplit("/", 1)[-1]: float(r.split(",")[2]) for r in rows[1:]}
+    assert finals == {"a0": 9.0, "a1": 7.0, "d0": 2.0}
