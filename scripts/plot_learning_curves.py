@@ -28,7 +28,7 @@ def read_run(run_dir: Path, x_key: str, y_key: str) -> tuple[str, np.ndarray, np
     with (run_dir / "metrics.csv").open() as f:
         for row in csv.DictReader(f):
             last = row
-            if row.get(y_key) and row.get(x_key):
+            if row.get(y_key) and row.get(x_key) and np.isfinite(float(row[y_key])):
                 xs.append(float(row[x_key]))
                 ys.append(float(row[y_key]))
     return spec["algo"], np.asarray(xs), np.asarray(ys), last
