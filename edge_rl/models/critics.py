@@ -27,13 +27,9 @@ import torch
 from torch import nn
 
 from edge_rl.models.attention import EncoderConfig, StateEncoder
+from edge_rl.models.tokenizers import ACTION_HEAD_MODES, default_action_head_mode
 
-HEADS: tuple[str, ...] = ("mlp", "per-action")
-
-
-def default_head(layout: str) -> str:
-    """The layout's critic head: "per-action" for "tokens" (any |A|), else "mlp" (reference)."""
-    return "per-action" if layout == "tokens" else "mlp"
+HEADS = ACTION_HEAD_MODES
 
 
 @dataclass(frozen=True)
@@ -42,7 +38,7 @@ class CriticConfig:
 
     Attributes:
         hidden: width of the head's two hidden layers (reference 256).
-        head: "mlp", "per-action", or None for the layout's default (``default_head``).
+        head: "mlp", "per-action", or None for the layout's default (``default_action_head_mode``).
     """
 
     hidden: int = 256
@@ -90,7 +86,7 @@ class QNetwork(nn.Module):
         super().__init__()
         critic.validate()
         self.num_actions = num_actions
-        self.head_mode = critic.head or default_head(layout)
+        self.head_mode = critic.head or default_action_head_mode(layout)
         per_action = self.head_mode == "per-action"
         self.encoder = StateEncoder(
             layout, obs_shape, num_actions, encoder, per_action, num_servers

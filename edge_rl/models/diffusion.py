@@ -38,6 +38,7 @@ from torch import nn
 
 from edge_rl.models.attention import EncoderConfig, StateEncoder
 from edge_rl.models.schedules import BETA_SCHEDULES, reverse_step_coefficients
+from edge_rl.models.tokenizers import ACTION_HEAD_MODES, default_action_head_mode
 
 # --------------------------------------------------------------------------- epsilon networks
 
@@ -198,12 +199,7 @@ class PerActionDenoiser(nn.Module):
 
 # --------------------------------------------------------------------------- the actor
 
-DENOISERS: tuple[str, ...] = ("mlp", "per-action")
-
-
-def default_denoiser(layout: str) -> str:
-    """The layout's denoiser: "per-action" for "tokens" (any |A|), else "mlp" (reference)."""
-    return "per-action" if layout == "tokens" else "mlp"
+DENOISERS = ACTION_HEAD_MODES
 
 
 @dataclass(frozen=True)
@@ -213,7 +209,8 @@ class DiffusionConfig:
     Attributes:
         steps: number of denoising steps N (reference 5; 1..20 is sensible, cost is linear in N).
         schedule: beta schedule, "vp" (reference), "linear" or "cosine".
-        denoiser: "mlp", "per-action", or None for the layout's default (``default_denoiser``).
+        denoiser: "mlp", "per-action", or None for the layout's default
+            (``default_action_head_mode``).
         hidden: width of the epsilon network's two hidden layers (reference 256).
         time_dim: size of the step embedding (reference 16).
         x_dim: "mlp" only: size of the feature of the whole x vector (reference 64).
@@ -270,7 +267,7 @@ class DiffusionActor(nn.Module):
         diffusion.validate()
         self.diffusion_config = diffusion
         self.num_actions = num_actions
-        self.denoiser_mode = diffusion.denoiser or default_denoiser(layout)
+        self.denoiser_mode = diffusion.denoiser or default_action_head_mode(layout)
         per_action = self.denoiser_mode == "per-action"
         self.encoder = StateEncoder(
             layout, obs_shape, num_actions, encoder, per_action, num_servers

@@ -295,3 +295,13 @@ def make_tokenizer(
             )
         return ServerModelTokenizer(obs_shape[1], width)
     raise ValueError(f"layout={layout!r}: unknown; use one of {list(LAYOUTS)}")
+
+
+#: How a network maps features to per-action outputs: "mlp" (one head over the whole |A| vector,
+#: the reference) or "per-action" (one shared head per action token, so any |A| works).
+ACTION_HEAD_MODES: tuple[str, ...] = ("mlp", "per-action")
+
+
+def default_action_head_mode(layout: str) -> str:
+    """ "per-action" for the "tokens" layout (any number of servers), else "mlp" (reference)."""
+    return "per-action" if layout == "tokens" else "mlp"
