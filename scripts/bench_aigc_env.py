@@ -38,6 +38,7 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
+from bench_common import vector_steps_per_s
 
 from edge_rl.baselines.aigc import AIGC_POLICIES
 from edge_rl.envs.aigc import AIGCEdgeEnv, AIGCEdgeVectorEnv
@@ -174,19 +175,6 @@ def _scalar_measure(step: Any, reset: Any) -> Any:
     return lambda seconds: _scalar_rate(lambda a: step(a)[2], reset, 40, seconds)
 
 
-def _vector_rate(env: AIGCEdgeVectorEnv, seconds: float) -> float:
-    actions = np.random.default_rng(0).integers(env.single_action_space.n, size=(64, env.num_envs))
-    env.reset(seed=0)
-    steps, start = 0, time.perf_counter()
-    while True:
-        for batch in actions:
-            env.step(batch)
-        steps += len(actions) * env.num_envs
-        elapsed = time.perf_counter() - start
-        if elapsed >= seconds:
-            return steps / elapsed
-
-
 def run_benchmark(
     reference_dir: str | None, seconds: float, num_envs: int = 1024, rounds: int = 3
 ) -> dict[str, Any]:
@@ -202,7 +190,7 @@ def run_benchmark(
         scalar.reset(seed=0)
         vector = AIGCEdgeVectorEnv(num_envs, preset=preset)
         runs[f"scalar_{label}steps_per_s"] = _scalar_measure(scalar.step, scalar.reset)
-        runs[f"vector_{label}steps_per_s"] = lambda t, v=vector: _vector_rate(v, t)
+        runs[f"vector_{label}steps_per_s"] = lambda t, v=vector: vector_steps_per_s(v, t)
     if reference_dir is not None:
         ref = _reference_env(load_reference(reference_dir), 0, 0)
         runs["reference_steps_per_s"] = _scalar_measure(ref.step, ref.reset)

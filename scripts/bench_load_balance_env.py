@@ -29,6 +29,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
+from bench_common import vector_steps_per_s
 
 from edge_rl.baselines.load_balance import LOAD_BALANCE_POLICIES
 from edge_rl.envs.load_balance import (
@@ -234,19 +235,6 @@ def _scalar_rate(env: Any, gym_api: bool, seconds: float, num_servers: int) -> f
             return steps / elapsed
 
 
-def _vector_rate(env: LoadBalanceVectorEnv, seconds: float) -> float:
-    actions = np.random.default_rng(0).integers(env._servers, size=(64, env.num_envs))
-    env.reset(seed=0)
-    steps, start = 0, time.perf_counter()
-    while True:
-        for batch in actions:
-            env.step(batch)
-        steps += len(actions) * env.num_envs
-        elapsed = time.perf_counter() - start
-        if elapsed >= seconds:
-            return steps / elapsed
-
-
 def run_benchmark(
     reference_dir: str | None, seconds: float, num_envs: int = 1024, rounds: int = 3
 ) -> dict[str, Any]:
@@ -259,7 +247,7 @@ def run_benchmark(
     scalar, vector = LoadBalanceEnv(), LoadBalanceVectorEnv(num_envs)
     runs = {
         "scalar_steps_per_s": lambda t: _scalar_rate(scalar, True, t, config.num_servers),
-        "vector_steps_per_s": lambda t: _vector_rate(vector, t),
+        "vector_steps_per_s": lambda t: vector_steps_per_s(vector, t),
     }
     if reference_dir is not None:
         park = load_park(reference_dir)
