@@ -124,6 +124,10 @@ class ADSACTorchRLModule(TorchRLModule, DefaultADSACRLModule):
     def forward_target(self, batch: dict[str, Any]) -> dict[str, Any]:
         """Target actor logits and target twin Q values of ``batch[OBS]`` (pass s' here)."""
         obs = batch[Columns.OBS]
+        # Targets are evaluated without dropout: noise there would only add variance to the
+        # critic's bootstrap target (``forward_train`` puts the whole module in train mode).
+        self.target_actor.eval()
+        self.target_critic.eval()
         q1_BA, q2_BA = self.target_critic(obs)
         return {
             TARGET_ACTION_LOGITS: self.target_actor(obs),
