@@ -1,4 +1,5 @@
-"""The ``edge-rl`` console script: ``edge-rl train ...``, ``edge-rl evaluate ...``."""
+"""The ``edge-rl`` console script: ``edge-rl train ...``, ``edge-rl evaluate ...``,
+``edge-rl sweep ...``."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from edge_rl.commands import evaluate, train
+from edge_rl.commands import evaluate, sweep, train
 from edge_rl.commands.common import UsageError
 
 
@@ -18,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     train.add_parser(subparsers)
     evaluate.add_parser(subparsers)
+    sweep.add_parser(subparsers)
     return parser
 
 

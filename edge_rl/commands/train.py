@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +36,39 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         metavar="G",
         help="GPUs per learner (default: 1 if this machine has a GPU, else 0)",
     )
+    p.add_argument(
+        "--cpus-per-env-runner",
+        type=float,
+        default=None,
+        metavar="C",
+        help="CPUs reserved per env runner (default 1; 0.5 packs two per core)",
+    )
+    p.add_argument(
+        "--cpus-per-learner",
+        type=float,
+        default=None,
+        metavar="C",
+        help="CPUs reserved per learner (default: 1 without a GPU, 0 with one)",
+    )
+    p.add_argument(
+        "--cpus-for-main",
+        type=float,
+        default=None,
+        metavar="C",
+        help="CPUs of the Algorithm's own actor under Tune (default 1)",
+    )
+    p.add_argument(
+        "--env-runner-resource",
+        action="append",
+        metavar="NAME=AMOUNT",
+        help="custom Ray resource per env runner, e.g. rollout=1 (pins env runners to CPU nodes)",
+    )
+    p.add_argument(
+        "--learner-resource",
+        action="append",
+        metavar="NAME=AMOUNT",
+        help="custom Ray resource per learner, e.g. learner=1 (pins learners to GPU nodes)",
+    )
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--config", type=Path, default=None, help="JSON or YAML file of settings")
     p.add_argument(
@@ -49,10 +81,33 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", type=Path, default=None, metavar="DIR", help="continue a run")
     p.add_argument("--address", default=None, help="Ray cluster address (default: local Ray)")
     p.add_argument("--checkpoint-every", type=int, default=10, metavar="ITERS")
-    p.add_argument("--wandb", action="store_true", help="log to Weights & Biases")
-    p.add_argument("--wandb-project", default="edge_rl")
+    add_wandb_arguments(p)
     p.add_argument("--show-config", action="store_true", help="print the config and exit")
     p.set_defaults(func=run)
+
+
+def add_wandb_arguments(p: argparse.ArgumentParser) -> None:
+    """``--wandb`` and its project, group and tags (shared by train and sweep)."""
+    p.add_argument(
+        "--wandb",
+        action="store_true",
+        help="log to Weights & Biases: offline (files under --output, `wandb sync` later) "
+        "unless WANDB_API_KEY is set",
+    )
+    p.add_argument("--wandb-project", default="edge_rl", metavar="NAME")
+    p.add_argument(
+        "--wandb-group",
+        default=None,
+        metavar="NAME",
+        help="default: ALGO-PRESET (train), the sweep's name (sweep)",
+    )
+    p.add_argument(
+        "--wandb-tags",
+        nargs="+",
+        default=None,
+        metavar="TAG",
+        help="default: the algo, env and preset (train); the algo, preset and sweep name (sweep)",
+    )
 
 
 def _load_file(path: Path) -> dict[str, Any]:
@@ -104,8 +159,21 @@ def build_spec(args: argparse.Namespace) -> Any:
         "num_learners": args.num_learners,
         "gpus_per_learner": args.gpus_per_learner,
         "seed": args.seed,
+        "cpus_per_env_runner": args.cpus_per_env_runner,
+        "cpus_per_learner": args.cpus_per_learner,
+        "cpus_for_main_process": args.cpus_for_main,
     }
     data.update({k: v for k, v in flags.items() if v is not None})
+    from edge_rl.training.resources import parse_resources
+
+    try:
+        for key, items, flag in (
+            ("env_runner_resources", args.env_runner_resource, "--env-runner-resource"),
+            ("learner_resources", args.learner_resource, "--learner-resource"),
+        ):
+            data[key] = {**dict(data.get(key) or {}), **parse_resources(items, flag)}
+    except ValueError as err:
+        raise UsageError(str(err)) from None
     settings = dict(data.get("settings") or {})
     env_overrides = dict(data.get("env_overrides") or {})
     for key, value in parse_overrides(args.set).items():
@@ -129,8 +197,12 @@ def build_spec(args: argparse.Namespace) -> Any:
     ):
         if getattr(spec, name) < low:
             raise UsageError(f"--{name.replace('_', '-')} {getattr(spec, name)}: must be >= {low}")
-    if spec.gpus_per_learner is not None and spec.gpus_per_learner < 0:
-        raise UsageError(f"--gpus-per-learner {spec.gpus_per_learner}: must be >= 0")
+    for name in ("gpus_per_learner", "cpus_per_learner", "cpus_per_env_runner"):
+        value = getattr(spec, name)
+        if value is not None and value < 0:
+            raise UsageError(f"--{name.replace('_', '-')} {value}: must be >= 0")
+    if spec.cpus_for_main_process < 0:
+        raise UsageError(f"--cpus-for-main {spec.cpus_for_main_process}: must be >= 0")
     return spec
 
 
@@ -157,11 +229,30 @@ def _wandb_logger(args: argparse.Namespace, spec: Any, output: Path, config: dic
     return start_wandb_run(
         project=args.wandb_project,
         name=output.name,
-        group=f"{spec.algo}-{spec.preset}",
-        tags=[spec.algo, spec.env, spec.preset],
+        group=args.wandb_group or f"{spec.algo}-{spec.preset}",
+        tags=args.wandb_tags or [spec.algo, spec.env, spec.preset],
         config=config,
         directory=output,
     )
+
+
+def check_resources(config: Any, with_main: bool = False) -> None:
+    """Check the run's resource plan against the running Ray cluster (UsageError if it can't
+    be placed), before any actor starts."""
+    from edge_rl.training.resources import (
+        ResourceError,
+        check_plan,
+        cluster_resources,
+        plan_from_config,
+    )
+
+    plan = plan_from_config(config)
+    totals, nodes = cluster_resources()
+    try:
+        check_plan(plan, totals, nodes, with_main=with_main)
+    except ResourceError as err:
+        raise UsageError(str(err)) from None
+    print(f"resources: {plan.describe(with_main)}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -193,15 +284,10 @@ def run(args: argparse.Namespace) -> int:
             "or pick a new directory"
         )
 
-    import ray
+    from edge_rl.training.resources import init_ray
 
-    if not os.environ.get("WANDB_API_KEY"):
-        os.environ.setdefault("WANDB_MODE", "offline")  # before ray.init: workers inherit it
-    if not ray.is_initialized():
-        if args.address:
-            ray.init(address=args.address)
-        else:
-            ray.init(include_dashboard=False, log_to_driver=False)
+    init_ray(args.address)
+    check_resources(config)
     tracker = None
     if args.wandb:
         from edge_rl.training.algos import config_summary

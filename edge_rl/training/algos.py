@@ -81,7 +81,16 @@ def default_gpus_per_learner() -> float:
 
 @dataclass
 class RunSpec:
-    """Everything that defines a training run (saved as run.json next to its checkpoints)."""
+    """Everything that defines a training run (saved as run.json next to its checkpoints).
+
+    Placement (see ``edge_rl.training.resources``): ``cpus_per_env_runner`` and
+    ``cpus_per_learner`` (None: RLlib's auto, 1 without a GPU) are the CPUs each actor
+    reserves; ``cpus_for_main_process`` is the Algorithm actor's under Tune;
+    ``env_runner_resources`` / ``learner_resources`` are custom Ray resources (e.g.
+    ``{"rollout": 1}`` / ``{"learner": 1}``) that pin env runners to CPU nodes and learners to
+    GPU nodes. ``max_env_runner_restarts``: how often a lost env runner is restarted before the
+    run fails.
+    """
 
     algo: str
     env: str = "aigc"
@@ -95,6 +104,12 @@ class RunSpec:
     seed: int = 0
     env_overrides: dict[str, Any] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
+    cpus_per_env_runner: float = 1.0
+    cpus_per_learner: float | None = None
+    cpus_for_main_process: float = 1.0
+    env_runner_resources: dict[str, float] = field(default_factory=dict)
+    learner_resources: dict[str, float] = field(default_factory=dict)
+    max_env_runner_restarts: int = 1000
 
 
 def env_config_of(spec: RunSpec) -> dict[str, Any]:
@@ -126,8 +141,22 @@ def build_config(spec: RunSpec) -> AlgorithmConfig:
             num_env_runners=spec.num_env_runners,
             num_envs_per_env_runner=spec.envs_per_runner,
             gym_env_vectorize_mode="vector_entry_point",
+            num_cpus_per_env_runner=spec.cpus_per_env_runner,
+            custom_resources_per_env_runner=dict(spec.env_runner_resources),
         )
-        .learners(num_learners=spec.num_learners, num_gpus_per_learner=gpus)
+        .learners(
+            num_learners=spec.num_learners,
+            num_gpus_per_learner=gpus,
+            num_cpus_per_learner="auto" if spec.cpus_per_learner is None else spec.cpus_per_learner,
+            custom_resources_per_learner=dict(spec.learner_resources),
+        )
+        .resources(num_cpus_for_main_process=spec.cpus_for_main_process)
+        # A lost rollout actor (preempted node, OOM kill) is restarted as an identical copy and
+        # the run goes on; sampling skips it meanwhile.
+        .fault_tolerance(
+            restart_failed_env_runners=True,
+            max_num_env_runner_restarts=spec.max_env_runner_restarts,
+        )
         .callbacks(EpisodeSummaryCallback)
         .debugging(seed=spec.seed)
     )
@@ -154,6 +183,8 @@ def config_summary(config: AlgorithmConfig) -> dict[str, Any]:
             isinstance(v, bool | int | float | str) for v in value
         ):
             out[key] = list(value)
-        elif isinstance(value, dict) and key in ("env_config", "model_config"):
+        elif isinstance(value, dict) and (
+            key in ("env_config", "model_config") or key.startswith("custom_resources")
+        ):
             out[key] = {k: v for k, v in value.items() if isinstance(v, bool | int | float | str)}
     return out

@@ -5,6 +5,7 @@ A run directory holds::
     run.json          the RunSpec and the resolved config (what `--resume` and `evaluate` read)
     metrics.csv       one row per iteration, slash-named columns (see METRIC_COLUMNS)
     metrics.jsonl     one object per iteration with every numeric metric, slash-named
+    tensorboard/      the metrics.csv columns as TensorBoard scalars, under the same names
     checkpoints/      iter_000010/ ... (the newest ``keep`` are kept) and final/
 """
 
@@ -15,6 +16,7 @@ import json
 import math
 import shutil
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -28,6 +30,9 @@ METRIC_COLUMNS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("env/steps", ("env_runners", "num_env_steps_sampled_lifetime")),
     ("env/episodes", ("env_runners", "num_episodes_lifetime")),
     ("env/episode_return_mean", ("env_runners", "episode_return_mean")),
+    # RLlib's episode means cover this iteration's episodes only (NaN when none finished):
+    # this one spans iterations (see EpisodeWindow), the figure sweeps rank trials on.
+    ("env/episode_return_last100", ()),
     ("env/episode_len_mean", ("env_runners", "episode_len_mean")),
     ("env/crash_events_mean", ("env_runners", "episode_crash_events")),
     ("env/tasks_killed_mean", ("env_runners", "episode_tasks_killed")),
@@ -43,8 +48,9 @@ METRIC_COLUMNS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("perf/iteration_s", ()),
     ("perf/elapsed_s", ()),
     ("train/gradient_updates", ("num_gradient_updates_lifetime",)),
-    ("env_runners/healthy", ("num_healthy_workers",)),
-    ("env_runners/restarts", ("num_remote_worker_restarts",)),
+    # RLlib 2.60 reports env-runner fault tolerance under result["fault_tolerance"].
+    ("env_runners/healthy", ("fault_tolerance", "num_healthy_workers")),
+    ("env_runners/restarts", ("fault_tolerance", "num_remote_worker_restarts")),
 )
 
 
@@ -115,22 +121,118 @@ def load_run_spec(output: Path) -> RunSpec:
     return RunSpec(**json.loads(path.read_text())["spec"])
 
 
+class EpisodeWindow:
+    """Mean return of the last ``size`` finished episodes, from RLlib's per-iteration means.
+
+    Each iteration adds (mean return, episodes finished); the oldest iteration's weight is cut
+    so that exactly ``size`` episodes count once enough have finished.
+    """
+
+    def __init__(self, size: int = 100) -> None:
+        if size < 1:
+            raise ValueError(f"EpisodeWindow size={size}: must be >= 1")
+        self.size = size
+        self._items: deque[tuple[float, int]] = deque()
+
+    def add(self, mean: float | None, count: float | None) -> float | None:
+        """Add one iteration's episodes; return the window's mean (None before any episode)."""
+        if mean is not None and count and math.isfinite(mean):
+            self._items.append((float(mean), int(count)))
+            while sum(c for _, c in self._items) - self._items[0][1] >= self.size:
+                self._items.popleft()
+        return self.value()
+
+    def value(self) -> float | None:
+        total = sum(c for _, c in self._items)
+        if not total:
+            return None
+        excess = max(0, total - self.size)
+        weighted = sum(m * c for m, c in self._items) - self._items[0][0] * excess
+        return weighted / (total - excess)
+
+
+def curated_row(
+    result: dict[str, Any], window: EpisodeWindow | None = None
+) -> dict[str, float | None]:
+    """The METRIC_COLUMNS of one RLlib result (``perf/*`` left None: callers time themselves).
+
+    ``window`` (kept by the caller across iterations) fills ``env/episode_return_last100``.
+    """
+    row = {name: _dig(result, path) if path else None for name, path in METRIC_COLUMNS}
+    if window is not None:
+        finished = _dig(result, ("env_runners", "num_episodes"))
+        row["env/episode_return_last100"] = window.add(row["env/episode_return_mean"], finished)
+    out = {k: (float(v) if v is not None else None) for k, v in row.items()}
+    # RLlib reports NaN episode stats for iterations in which no episode ended: "no value", not
+    # a value (CSV cells stay empty, curves skip them). NaN losses stay: the divergence guard
+    # must see them.
+    return {
+        k: (None if k.startswith("env/") and v is not None and math.isnan(v) else v)
+        for k, v in out.items()
+    }
+
+
 class MetricsWriter:
-    """Appends to metrics.csv (curated columns) and metrics.jsonl (everything)."""
+    """Appends to metrics.csv (curated columns), metrics.jsonl (everything) and TensorBoard.
+
+    TensorBoard scalars carry the metrics.csv names unchanged (``env/episode_return_mean``), with
+    the env step count as their step, so the three views (and wandb) line up.
+    """
 
     def __init__(self, output: Path) -> None:
         self.csv_path = output / "metrics.csv"
         self.jsonl_path = output / "metrics.jsonl"
         self._header = [name for name, _ in METRIC_COLUMNS]
-        if not self.csv_path.exists():
+        if self.csv_path.exists():  # resuming: keep the file's own columns, whatever version
+            with self.csv_path.open(newline="") as f:
+                self._header = next(csv.reader(f), self._header)
+        else:
             with self.csv_path.open("w", newline="") as f:
                 csv.writer(f).writerow(self._header)
+        self._tb: Any = None
+        try:
+            from tensorboardX import SummaryWriter  # installed with ray[tune]
+
+            self._tb = SummaryWriter(str(output / "tensorboard"), flush_secs=30)
+        except ImportError:  # pragma: no cover - optional view
+            pass
 
     def write(self, row: dict[str, float | None], everything: dict[str, float]) -> None:
         with self.csv_path.open("a", newline="") as f:
             csv.writer(f).writerow(["" if row.get(k) is None else row[k] for k in self._header])
         with self.jsonl_path.open("a") as f:
             f.write(json.dumps({**everything, **row}) + "\n")
+        if self._tb is not None:
+            step = int(row.get("env/steps") or 0)
+            for name, value in row.items():
+                if value is not None and math.isfinite(value):
+                    self._tb.add_scalar(name, value, global_step=step)
+
+    def drop_rows_after(self, iteration: int) -> int:
+        """Forget rows of iterations after ``iteration`` (a resumed run redoes them from its
+        checkpoint, so they must not appear twice); returns how many rows were dropped."""
+        dropped = 0
+        with self.csv_path.open(newline="") as f:
+            rows = list(csv.reader(f))
+        col = rows[0].index("train/iteration") if rows and "train/iteration" in rows[0] else None
+        if col is not None:
+            kept = [rows[0]] + [r for r in rows[1:] if r[col] and float(r[col]) <= iteration]
+            dropped = len(rows) - len(kept)
+            with self.csv_path.open("w", newline="") as f:
+                csv.writer(f).writerows(kept)
+        if self.jsonl_path.exists():
+            lines = self.jsonl_path.read_text().splitlines()
+            kept_lines = [
+                line
+                for line in lines
+                if (json.loads(line).get("train/iteration") or 0) <= iteration
+            ]
+            self.jsonl_path.write_text("".join(line + "\n" for line in kept_lines))
+        return dropped
+
+    def close(self) -> None:
+        if self._tb is not None:
+            self._tb.close()
 
 
 def _check_finite(row: dict[str, float | None], last_ckpt: Path | None) -> None:
@@ -151,10 +253,13 @@ def run_training(
     keep: int = 3,
     log: Callable[[str], None] = print,
     on_result: Callable[[dict[str, float | None]], None] | None = None,
+    after_iteration: Callable[[Any], None] | None = None,
 ) -> TrainResult:
     """Train until ``spec.timesteps`` env steps, writing metrics and checkpoints under ``output``.
 
-    Needs a running Ray (``ray.init``); the caller owns the Ray session.
+    Needs a running Ray (``ray.init``); the caller owns the Ray session. ``on_result`` gets each
+    metrics row; ``after_iteration`` gets the Algorithm after each iteration (tooling and tests:
+    fault injection, extra logging).
     """
     from ray.rllib.algorithms.algorithm import Algorithm
 
@@ -173,44 +278,58 @@ def run_training(
         save_run_spec(output, spec, config_summary(config))
         algo = config.build_algo()
     writer = MetricsWriter(output)
+    if resume and writer.drop_rows_after(algo.iteration):
+        log(f"metrics rows after iteration {algo.iteration} dropped: they are redone from there")
     ckpt_root = output / "checkpoints"
     last_ckpt = latest_checkpoint(output) if resume else None
     start = time.perf_counter()
     steps = 0
-    result_row: dict[str, float | None] = {}
+    window = EpisodeWindow(100)
+    prev_updates: float | None = None
+    last_known: dict[str, float | None] = {}
     try:
         while True:
             t0 = time.perf_counter()
             prev_steps = steps
             result = algo.train()
             dt = time.perf_counter() - t0
-            row = {name: _dig(result, path) if path else None for name, path in METRIC_COLUMNS}
+            row = curated_row(result, window)
             steps = int(row["env/steps"] or 0)
             elapsed = time.perf_counter() - start
             row["perf/iteration_s"] = dt
             row["perf/elapsed_s"] = elapsed
             row["perf/env_steps_per_s"] = (steps - prev_steps) / dt if prev_steps else None
-            row = {k: (float(v) if v is not None else None) for k, v in row.items()}
+            updates = row["train/gradient_updates"]
+            if updates is None or not math.isfinite(updates) or updates == prev_updates:
+                # No learner update this iteration (learning not started yet, or the env runners
+                # were lost and sampled nothing): RLlib then reports the update count and the
+                # losses as NaN. That is no value, not a divergence.
+                row.update({k: None for k in row if k.startswith("losses/")})
+                row["train/gradient_updates"] = prev_updates
+            prev_updates = row["train/gradient_updates"]
             _check_finite(row, last_ckpt)
             writer.write(row, flatten_metrics(result))
             if on_result is not None:
                 on_result(row)
-            result_row = row
+            if after_iteration is not None:
+                after_iteration(algo)
             done = steps >= spec.timesteps
             it = algo.iteration
             if checkpoint_every and it % checkpoint_every == 0 and not done:
                 last_ckpt = Path(algo.save_to_path(str(ckpt_root / f"iter_{it:06d}")))
                 for old in sorted(ckpt_root.glob("iter_*"))[:-keep]:
                     shutil.rmtree(old, ignore_errors=True)
-            log(_progress_line(it, steps, spec.timesteps, row, elapsed))
+            last_known.update({k: v for k, v in row.items() if v is not None})
+            log(_progress_line(it, steps, spec.timesteps, last_known, elapsed))
             if done:
                 break
         final = Path(algo.save_to_path(str(ckpt_root / "final")))
     finally:
+        writer.close()
         algo.stop()
     log(f"checkpoint: {final}")
     log(f"metrics: {writer.csv_path}")
-    ret = result_row.get("env/episode_return_mean")
+    ret = last_known.get("env/episode_return_mean")
     return TrainResult(output, final, writer.csv_path, it, steps, ret)
 
 

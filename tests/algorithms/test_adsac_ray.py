@@ -67,6 +67,7 @@ def test_checkpoint_restore_gives_identical_greedy_actions(ray_session, tmp_path
         obs = torch.rand(8, 36)
         torch.manual_seed(1)
         before = module.forward_inference({"obs": obs})["action_dist_inputs"].argmax(-1)
+        updates, replay_size = algo._num_updates, len(algo.replay)
     finally:
         algo.stop()
     restored = ADSACConfig().algo_class.from_checkpoint(path)
@@ -75,6 +76,9 @@ def test_checkpoint_restore_gives_identical_greedy_actions(ray_session, tmp_path
         after = restored.get_module().forward_inference({"obs": obs})["action_dist_inputs"]
         assert torch.equal(before, after.argmax(-1))
         assert restored.iteration == 2
+        # ADSAC's own state: update counters and the replay buffer come back too
+        assert restored._num_updates == updates and restored._num_updates > 0
+        assert len(restored.replay) == replay_size
     finally:
         restored.stop()
     # and the Ray-free checkpoint policy acts the same way

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -182,3 +183,29 @@ class NStepReplayBuffer:
 
     def nbytes(self) -> int:
         return sum(v.nbytes for v in self._cols.values())
+
+    def get_state(self) -> dict[str, Any]:
+        """The filled part of the buffer, its ring position, sampling RNG and waiting tails."""
+        return {
+            "columns": {k: v[: self._size].copy() for k, v in self._cols.items()},
+            "next": self._next,
+            "size": self._size,
+            "added_total": self.added_total,
+            "pending": {k: (p.obs, p.actions, p.rewards) for k, p in self._pending.items()},
+            "rng": self._rng.bit_generator.state,
+        }
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Restore ``get_state``'s output into a buffer of the same capacity and shapes."""
+        size = int(state["size"])
+        if size > self.capacity:
+            raise ValueError(
+                f"the saved buffer holds {size} transitions, more than this buffer's capacity "
+                f"{self.capacity}; resume with replay_capacity >= {size}"
+            )
+        for key, value in state["columns"].items():
+            self._cols[key][:size] = value
+        self._size, self._next = size, int(state["next"]) % self.capacity
+        self.added_total = int(state["added_total"])
+        self._pending = {k: _Pending(*v) for k, v in state["pending"].items()}
+        self._rng.bit_generator.state = state["rng"]
