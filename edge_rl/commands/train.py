@@ -81,6 +81,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", type=Path, default=None, metavar="DIR", help="continue a run")
     p.add_argument("--address", default=None, help="Ray cluster address (default: local Ray)")
     p.add_argument("--checkpoint-every", type=int, default=10, metavar="ITERS")
+    p.add_argument(
+        "--max-minutes",
+        type=float,
+        default=None,
+        metavar="M",
+        help="also stop after M minutes of training (wall clock), with a final checkpoint",
+    )
     add_wandb_arguments(p)
     p.add_argument("--show-config", action="store_true", help="print the config and exit")
     p.set_defaults(func=run)
@@ -273,6 +280,8 @@ def run(args: argparse.Namespace) -> int:
         spec = build_spec(args)
         output = args.output
     config = _check_config(spec)
+    if args.max_minutes is not None and args.max_minutes <= 0:
+        raise UsageError(f"--max-minutes {args.max_minutes}: must be > 0")
     if args.show_config:
         from edge_rl.training.algos import config_summary
 
@@ -304,6 +313,7 @@ def run(args: argparse.Namespace) -> int:
             resume=resume,
             checkpoint_every=args.checkpoint_every,
             on_result=tracker.log if tracker else None,
+            max_minutes=args.max_minutes,
         )
     finally:
         if tracker is not None:

@@ -254,8 +254,10 @@ def run_training(
     log: Callable[[str], None] = print,
     on_result: Callable[[dict[str, float | None]], None] | None = None,
     after_iteration: Callable[[Any], None] | None = None,
+    max_minutes: float | None = None,
 ) -> TrainResult:
-    """Train until ``spec.timesteps`` env steps, writing metrics and checkpoints under ``output``.
+    """Train until ``spec.timesteps`` env steps (or ``max_minutes`` of wall-clock time, when
+    given), writing metrics and checkpoints under ``output``.
 
     Needs a running Ray (``ray.init``); the caller owns the Ray session. ``on_result`` gets each
     metrics row; ``after_iteration`` gets the Algorithm after each iteration (tooling and tests:
@@ -313,7 +315,9 @@ def run_training(
                 on_result(row)
             if after_iteration is not None:
                 after_iteration(algo)
-            done = steps >= spec.timesteps
+            done = steps >= spec.timesteps or (
+                max_minutes is not None and elapsed >= 60.0 * max_minutes
+            )
             it = algo.iteration
             if checkpoint_every and it % checkpoint_every == 0 and not done:
                 last_ckpt = Path(algo.save_to_path(str(ckpt_root / f"iter_{it:06d}")))

@@ -82,3 +82,13 @@ def test_nan_loss_stops_the_run_naming_the_loss_and_last_checkpoint(
     assert "Lower the learning rates" in message
     # the poisoned iteration is not in metrics.csv; the good ones are
     assert [float(r["train/iteration"]) for r in _rows(tmp_path)] == [1, 2]
+
+
+def test_max_minutes_stops_early_with_a_final_checkpoint(
+    ray_session, tmp_path: Path, tiny_spec
+) -> None:
+    spec = tiny_spec(timesteps=10**9)  # unreachable: only the time limit can end this run
+    result = run_training(spec, tmp_path, checkpoint_every=0, log=lambda line: None,
+                          max_minutes=1e-6)  # fmt: skip
+    assert result.iterations == 1 and result.env_steps == 32
+    assert result.checkpoint == tmp_path / "checkpoints" / "final"
