@@ -4,6 +4,7 @@
 - ``LoadBalanceVectorEnv``: the same simulator batched over lanes in numpy.
 - ``LoadBalanceConfig`` / ``PRESETS`` / ``make_load_balance_config``: settings and named tasks.
 - ``WorkloadSchedule``: which task each episode runs; ``sample_task``: the meta-RL task family.
+- ``MetaTrialEnv``: RL^2 trials (several episodes of one task as one outer episode).
 
 Plain numpy; no Ray import.
 """
@@ -17,6 +18,7 @@ from edge_rl.envs.load_balance.config import (
 from edge_rl.envs.load_balance.env import LoadBalanceEnv
 from edge_rl.envs.load_balance.schedule import ScheduleSegment, WorkloadSchedule
 from edge_rl.envs.load_balance.tasks import TASK_FAMILY, TaskFamily, is_held_out, sample_task
+from edge_rl.envs.load_balance.trial import MetaTrialEnv
 from edge_rl.envs.load_balance.vector import LoadBalanceVectorEnv
 
 __all__ = [
@@ -26,6 +28,7 @@ __all__ = [
     "LoadBalanceConfig",
     "LoadBalanceEnv",
     "LoadBalanceVectorEnv",
+    "MetaTrialEnv",
     "ScheduleSegment",
     "TaskFamily",
     "WorkloadSchedule",
