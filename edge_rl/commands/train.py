@@ -9,7 +9,7 @@ from typing import Any
 
 from edge_rl.commands.common import UsageError, parse_overrides
 
-ALGO_NAMES = ("adsac", "d2sac", "sac", "ppo", "dqn")
+ALGO_NAMES = ("adsac", "d2sac", "sac", "ppo", "dqn", "a2c")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

@@ -4,6 +4,7 @@
 - ``d2sac``: the same with ``attention_depth=0`` (D2SAC).
 - ``sac``, ``ppo``, ``dqn``: RLlib's built-ins on the same env, at RLlib's defaults except
   the discount (the reference's 0.95) and CPU-sized batches.
+- ``a2c``: PPO configured as A2C (one epoch, one minibatch, no clipping, no KL term).
 """
 
 from __future__ import annotations
@@ -49,6 +50,34 @@ def _dqn() -> AlgorithmConfig:
     return DQNConfig().training(gamma=0.95, n_step=3, train_batch_size_per_learner=256)
 
 
+A2C_TRAIN_BATCH = 2000
+
+
+def _a2c() -> AlgorithmConfig:
+    """A2C as PPO with one epoch over one minibatch (RLlib removed A2C after 2.10).
+
+    With a single gradient step on freshly sampled data the probability ratio is exactly 1, so
+    the clipped surrogate's gradient is the advantage-weighted policy gradient (clip and KL terms
+    switched off for clarity): synchronous advantage actor-critic with GAE.
+    """
+    from ray.rllib.algorithms.ppo import PPOConfig
+
+    return PPOConfig().training(
+        gamma=0.99,
+        lambda_=0.95,
+        train_batch_size_per_learner=A2C_TRAIN_BATCH,
+        minibatch_size=A2C_TRAIN_BATCH,
+        num_epochs=1,
+        shuffle_batch_per_epoch=False,
+        use_kl_loss=False,
+        kl_coeff=0.0,
+        clip_param=1e9,
+        vf_clip_param=float("inf"),
+        entropy_coeff=0.01,
+        lr=7e-4,
+    )
+
+
 #: algo name -> builder of its base config
 ALGORITHMS: dict[str, Callable[[], AlgorithmConfig]] = {
     "adsac": _adsac,
@@ -56,6 +85,7 @@ ALGORITHMS: dict[str, Callable[[], AlgorithmConfig]] = {
     "sac": _sac,
     "ppo": _ppo,
     "dqn": _dqn,
+    "a2c": _a2c,
 }
 
 #: env families each algorithm supports
@@ -65,6 +95,7 @@ ALGO_ENVS: dict[str, tuple[str, ...]] = {
     "sac": ("aigc", "load-balance"),
     "ppo": ("aigc", "load-balance"),
     "dqn": ("aigc", "load-balance"),
+    "a2c": ("aigc", "load-balance"),
 }
 
 
