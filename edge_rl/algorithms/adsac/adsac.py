@@ -33,6 +33,7 @@ from ray.rllib.utils.metrics import (
     SYNCH_WORKER_WEIGHTS_TIMER,
     TIMERS,
 )
+from ray.util import log_once
 
 from edge_rl.algorithms.adsac.adsac_learner import DISCOUNTS
 from edge_rl.algorithms.adsac.replay import NStepReplayBuffer
@@ -249,6 +250,7 @@ class ADSACConfig(AlgorithmConfig):
 class ADSAC(Algorithm):
     """The ADSAC algorithm: replay-based off-policy training of the diffusion actor."""
 
+
     @classmethod
     @override(Algorithm)
     def get_default_config(cls) -> ADSACConfig:
@@ -355,3 +357,8 @@ class ADSAC(Algorithm):
             self._update_credit = float(own["update_credit"])
             if "replay" in own:
                 self.replay.set_state(own["replay"])
+
+
+# RLlib warns once per algorithm that it runs "on the new API stack" as if that were a change of
+# behaviour; ADSAC exists only there, so the warning would only be noise.
+log_once(f"{ADSAC.__name__}_on_new_api_stack")
