@@ -41,6 +41,11 @@ class EncoderConfig:
         dropout: dropout inside the transformer layers (0..0.5); only active in train mode.
         ff_mult: hidden size of each layer's feed-forward block, as a multiple of ``width``;
             0 drops the block (attention + residual only, like the reference's layer).
+        raw_state: on the flat paper layouts, append the raw observation to the pooled
+            attention embedding (state_dim = width + obs_dim). The reference ADSAC epsilon
+            network has this path too (its ``ex_layer`` sees the raw state next to the attention
+            branch); without it the actor must learn everything through freshly initialised
+            attention, and measured runs got worse than random (see the README).
     """
 
     width: int = 256
@@ -48,6 +53,7 @@ class EncoderConfig:
     heads: int = 1
     dropout: float = 0.4
     ff_mult: int = 2
+    raw_state: bool = True
 
     def validate(self) -> None:
         """Raise ValueError naming the bad field and the valid range."""
@@ -134,7 +140,8 @@ class StateEncoder(nn.Module):
             ``tokenizers.paper_layout``); None otherwise.
 
     Attributes:
-        state_dim: size of state_BD (``obs_dim`` on the flat D2SAC path, else ``config.width``).
+        state_dim: size of state_BD (``obs_dim`` on the flat D2SAC path, ``config.width`` plus
+            ``obs_dim`` with ``raw_state`` on a paper layout, else ``config.width``).
         flat: True on the D2SAC path (depth 0, paper layout, no action embeddings).
     """
 
@@ -163,7 +170,8 @@ class StateEncoder(nn.Module):
             del self.tokenizer
             self.state_dim = int(flat_dim)
             return
-        self.state_dim = config.width
+        self.raw_state = bool(config.raw_state and flat_dim is not None)
+        self.state_dim = config.width + (int(flat_dim) if self.raw_state else 0)
         self.layers = nn.ModuleList(
             PreNormAttentionBlock(config.width, config.heads, config.ff_mult, config.dropout)
             for _ in range(config.depth)
@@ -194,6 +202,8 @@ class StateEncoder(nn.Module):
             state_BD = self.pool(h_BTD.flatten(1))
         else:
             state_BD = self.pool(torch.cat([h_BTD[:, 0], h_BTD[:, 1:].mean(dim=1)], dim=-1))
+        if self.raw_state:
+            state_BD = torch.cat([state_BD, obs.reshape(obs.shape[0], -1)], dim=-1)
         if not self.action_embeddings:
             return state_BD, None
         act_BAD = h_BTD[:, self.tokenizer.action_token_index(h_BTD.shape[1])]

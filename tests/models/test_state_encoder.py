@@ -19,10 +19,22 @@ LAYOUT_CASES = [
 def test_shapes(layout, obs_shape, num_actions, depth, heads):
     config = EncoderConfig(width=16, depth=depth, heads=heads, dropout=0.0)
     enc = StateEncoder(layout, obs_shape, num_actions, config, action_embeddings=True)
-    state, act = enc(torch.rand(3, *obs_shape))
-    assert state.shape == (3, 16)
+    obs = torch.rand(3, *obs_shape)
+    state, act = enc(obs)
+    # paper layouts append the raw observation to the attention embedding (raw_state=True)
+    flat = 0 if layout == "tokens" else obs_shape[0]
+    assert state.shape == (3, 16 + flat) == (3, enc.state_dim)
+    if flat:
+        assert torch.equal(state[:, 16:], obs)
     assert act.shape == (3, num_actions, 16)
     assert len(getattr(enc, "layers", [])) == depth
+
+
+def test_raw_state_can_be_switched_off():
+    config = EncoderConfig(width=16, depth=1, dropout=0.0, raw_state=False)
+    enc = StateEncoder("paper-adsac", (36,), 40, config)
+    state, _ = enc(torch.rand(3, 36))
+    assert state.shape == (3, 16) and enc.state_dim == 16
 
 
 @pytest.mark.parametrize(("layout", "obs_shape", "num_actions"), LAYOUT_CASES[:2])

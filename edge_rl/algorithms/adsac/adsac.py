@@ -55,6 +55,10 @@ class ADSACConfig(AlgorithmConfig):
         attention_heads: heads per layer; must divide ``attention_width``.
         attention_width: token width D (reference 256; 64 is ~4x cheaper on CPU).
         attention_dropout: dropout inside attention layers (reference 0.4).
+        attention_raw_state: on the paper layouts the actor's denoiser also sees the raw
+            observation next to the attention embedding, as the reference ADSAC's does (True;
+            False feeds it the attention embedding alone, which learned worse than random in
+            the runs measured so far).
         diffusion_steps: denoising steps N of the actor's DDPM (reference 5; 1-20 sensible).
         beta_schedule: "vp" (reference), "linear" or "cosine".
         critic_attention_depth: attention layers of the critics' own encoders; None = 0 on the
@@ -82,6 +86,7 @@ class ADSACConfig(AlgorithmConfig):
         self.attention_width = 256
         self.attention_dropout = 0.4
         self.attention_ff_mult = 2
+        self.attention_raw_state = True
         self.diffusion_steps = 5
         self.beta_schedule = "vp"
         self.denoiser_hidden = 256
@@ -119,6 +124,7 @@ class ADSACConfig(AlgorithmConfig):
         attention_width: int = NotProvided,
         attention_dropout: float = NotProvided,
         attention_ff_mult: int = NotProvided,
+        attention_raw_state: bool = NotProvided,
         diffusion_steps: int = NotProvided,
         beta_schedule: str = NotProvided,
         denoiser_hidden: int = NotProvided,
@@ -156,6 +162,7 @@ class ADSACConfig(AlgorithmConfig):
             "attention_width",
             "attention_dropout",
             "attention_ff_mult",
+            "attention_raw_state",
             "diffusion_steps",
             "beta_schedule",
             "denoiser_hidden",
@@ -249,7 +256,6 @@ class ADSACConfig(AlgorithmConfig):
 
 class ADSAC(Algorithm):
     """The ADSAC algorithm: replay-based off-policy training of the diffusion actor."""
-
 
     @classmethod
     @override(Algorithm)

@@ -190,4 +190,3 @@ class MetaTrialEnv(gym.Env[np.ndarray, np.int64]):
         out[2 * n + 2] = float(new_episode)
         out[2 * n + 3 :] = self._rates
         return out
-

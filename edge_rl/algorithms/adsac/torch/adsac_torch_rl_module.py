@@ -69,6 +69,7 @@ class ADSACTorchRLModule(TorchRLModule, DefaultADSACRLModule):
             heads=cfg.get("attention_heads", 1),
             dropout=cfg.get("attention_dropout", 0.4),
             ff_mult=cfg.get("attention_ff_mult", 2),
+            raw_state=cfg.get("attention_raw_state", True),
         )
         diffusion = DiffusionConfig(
             steps=cfg.get("diffusion_steps", 5),
@@ -89,6 +90,7 @@ class ADSACTorchRLModule(TorchRLModule, DefaultADSACRLModule):
             heads=encoder.heads,
             dropout=encoder.dropout,
             ff_mult=encoder.ff_mult,
+            raw_state=encoder.raw_state,
         )
         self.critic = TwinQCritic(
             self.layout,
