@@ -69,7 +69,8 @@ class ADSACTorchRLModule(TorchRLModule, DefaultADSACRLModule):
             heads=cfg.get("attention_heads", 1),
             dropout=cfg.get("attention_dropout", 0.4),
             ff_mult=cfg.get("attention_ff_mult", 2),
-            raw_state=cfg.get("attention_raw_state", True),
+            # Checkpoints written before this option existed have no key: they had no raw path.
+            raw_state=cfg.get("attention_raw_state", False),
         )
         diffusion = DiffusionConfig(
             steps=cfg.get("diffusion_steps", 5),
