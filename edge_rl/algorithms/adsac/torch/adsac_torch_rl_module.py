@@ -89,7 +89,8 @@ class ADSACTorchRLModule(TorchRLModule, DefaultADSACRLModule):
             width=encoder.width,
             depth=critic_depth,
             heads=encoder.heads,
-            dropout=encoder.dropout,
+            # No dropout in the critics: its noise would feed the bootstrapped targets.
+            dropout=0.0,
             ff_mult=encoder.ff_mult,
             raw_state=encoder.raw_state,
         )
