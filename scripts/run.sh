@@ -16,7 +16,8 @@ mkdir -p "$out"
 rm -rf "$out/adsac"  # this script's own previous run
 edge-rl train --algo adsac --env aigc --preset adsac-paper --world-seed 0 \
   --timesteps "$timesteps" --envs-per-runner 8 \
-  --set attention_width=64 --set updates_per_env_step=0.25 --output "$out/adsac"
+  --set attention_width=64 --set actor_lr=3e-5 --set updates_per_env_step=0.25 \
+  --output "$out/adsac"
 aigc_policies=$(python -c "from edge_rl.baselines import POLICIES; print(' '.join(POLICIES['aigc']))")
 lb_policies=$(python -c "from edge_rl.baselines import POLICIES; print(' '.join(POLICIES['load-balance']))")
 edge-rl evaluate --checkpoint "$out/adsac" --policy $aigc_policies --seeds 0 1 2 3 4 \
