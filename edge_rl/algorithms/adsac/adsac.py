@@ -67,7 +67,8 @@ class ADSACConfig(AlgorithmConfig):
 
     Losses and updates:
         gamma (0.95), n_step (3), tau (0.005, Polyak rate of target actor and critics),
-        actor_lr (1e-4, the reference; with attention 3e-5 learned where 1e-4 did not, README), critic_lr (1e-3), weight_decay (1e-4, Adam's L2 term),
+        actor_lr (1e-4, the reference; with attention 3e-5 learned where 1e-4 did not, see the
+        README), critic_lr (1e-3), weight_decay (1e-4, Adam's L2 term),
         initial_alpha (0.05; the fixed temperature when ``learn_alpha`` is False),
         learn_alpha (False), alpha_lr (3e-4), target_entropy_fraction (0.6: target entropy =
         fraction * log|A| when alpha is learned), entropy_in_target (False: the reference's critic
