@@ -1,6 +1,6 @@
 """Loss math of discrete diffusion SAC (D2SAC/ADSAC) as pure functions on tensors.
 
-An update, in the reference's order (see /work/shared/specs/adsac-algorithm.md)::
+An update, in the reference's order (see the spec shared/specs/adsac-algorithm.md)::
 
     V(s')   = soft_state_value(pi_target(s'), Q1'(s'), Q2'(s'))       # no entropy term (ref.)
     y       = n_step_targets(r_{t..t+n-1}, done_{t..t+n-1}, gamma, V(s_{t+n}))

@@ -10,7 +10,7 @@ belongs to (``action_token_index``) and, where several actions share one token (
 layout: 4 models per server token), a learned model-id embedding that tells them apart
 (``action_offsets``).
 
-Layouts (from /work/shared/specs/aigc-edge-env.md):
+Layouts (from the spec shared/specs/aigc-edge-env.md):
 
 =============  ============  ==================================================  =============
 layout         obs shape     contents                                            actions

@@ -3,8 +3,8 @@
 The defaults are Park's ``load_balance`` settings (``park/param.py``): 10 servers with service
 rates 0.15 .. 1.05, Pareto(shape 1.5, scale 100) job sizes, exponential inter-arrival gaps of mean
 55, 1000 jobs per episode, observations clipped at 5e5. The other presets are the task family of
-``/work/shared/specs/load-balance-env.md``: the same servers under lighter, heavier or
-differently shaped workloads.
+the load-balance-env spec (``shared/specs/load-balance-env.md``): the same servers under
+lighter, heavier or differently shaped workloads.
 """
 
 from __future__ import annotations
