@@ -27,7 +27,6 @@ import contextlib
 import importlib
 import inspect
 import io
-import json
 import shutil
 import sys
 import tempfile
@@ -38,7 +37,7 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
-from bench_common import vector_steps_per_s
+from bench_common import print_figures, vector_steps_per_s, write_json
 
 from edge_rl.baselines.aigc import AIGC_POLICIES
 from edge_rl.envs.aigc import AIGCEdgeEnv, AIGCEdgeVectorEnv
@@ -261,11 +260,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{'':{len(head)}s} reference {row['reference']} equal={row['equal']}")
     else:
         results = run_benchmark(args.reference, args.seconds, args.num_envs, args.rounds)
-        for key, value in results.items():
-            print(f"{key:30s} {value:,.2f}" if isinstance(value, float) else f"{key:30s} {value}")
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+        print_figures(results, width=30)
+    write_json(results, args.json)
     return 0
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -21,3 +24,17 @@ def vector_steps_per_s(env: gym.vector.VectorEnv, seconds: float) -> float:
         elapsed = time.perf_counter() - start
         if elapsed >= seconds:
             return steps / elapsed
+
+
+def print_figures(results: dict[str, Any], width: int = 30) -> None:
+    """One line per figure: floats with thousands separators, anything else as is."""
+    for key, value in results.items():
+        text = f"{value:,.2f}" if isinstance(value, float) else f"{value}"
+        print(f"{key:{width}s} {text}")
+
+
+def write_json(results: Any, path: str | None) -> None:
+    """Write ``results`` to ``path`` (folders created), when a path is given."""
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(json.dumps(results, indent=2) + "\n")

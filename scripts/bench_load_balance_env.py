@@ -29,7 +29,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
-from bench_common import vector_steps_per_s
+from bench_common import print_figures, vector_steps_per_s, write_json
 
 from edge_rl.baselines.load_balance import LOAD_BALANCE_POLICIES
 from edge_rl.envs.load_balance import (
@@ -310,11 +310,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{'':26s} park    {theirs[name]}")
     else:
         results = run_benchmark(args.reference, args.seconds, args.num_envs, args.rounds)
-        for key, value in results.items():
-            print(f"{key:22s} {value:,.2f}" if isinstance(value, float) else f"{key:22s} {value}")
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+        print_figures(results, width=22)
+    write_json(results, args.json)
     return 0
 
 

@@ -70,7 +70,27 @@ class _TimeMlp(nn.Module):
         return self.net(features_NT)
 
 
-class MlpDenoiser(nn.Module):
+class _Denoiser(nn.Module):
+    """Shared call path of the epsilon networks: ``prepare`` once per chain, ``step`` per step;
+    ``forward`` is the one-off form (tests, the textbook baseline)."""
+
+    time_mlp: _TimeMlp
+
+    def forward(
+        self,
+        x_BA: torch.Tensor,
+        i: int,
+        state_BD: torch.Tensor,
+        act_BAD: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """eps(x_i, i, state[, actions]) -> eps_BA."""
+        features = sinusoidal_embedding(
+            torch.arange(i + 1, device=x_BA.device), self.time_mlp.time_dim
+        )
+        return self.step(x_BA, i, self.prepare(state_BD, act_BAD, features))
+
+
+class MlpDenoiser(_Denoiser):
     """Reference epsilon network: eps over the whole logit vector.
 
     eps = tanh(W3 mish(W2 mish(W1 [mish(Wx x), time(i), mish(Ws s)]))).
@@ -125,21 +145,8 @@ class MlpDenoiser(nn.Module):
         h = F.mish(F.linear(h, self.hidden2.weight, self.hidden2.bias))
         return torch.tanh(F.linear(h, self.out.weight, self.out.bias))
 
-    def forward(
-        self,
-        x_BA: torch.Tensor,
-        i: int,
-        state_BD: torch.Tensor,
-        act_BAD: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """eps(x_i, i, state) -> eps_BA."""
-        features = sinusoidal_embedding(
-            torch.arange(i + 1, device=x_BA.device), self.time_mlp.time_dim
-        )
-        return self.step(x_BA, i, self.prepare(state_BD, act_BAD, features))
 
-
-class PerActionDenoiser(nn.Module):
+class PerActionDenoiser(_Denoiser):
     """Permutation-equivariant epsilon network: one shared MLP per action logit.
 
     eps[a] = tanh(W3 mish(W2 mish(W1 [x[a], log_softmax(x)[a], time(i), act[a], s]))).
@@ -182,19 +189,6 @@ class PerActionDenoiser(nn.Module):
         h = F.mish(F.linear(feats_BA2, wx) + base_NBAH[i])
         h = F.mish(F.linear(h, self.hidden2.weight, self.hidden2.bias))
         return torch.tanh(F.linear(h, self.out.weight, self.out.bias)).squeeze(-1)
-
-    def forward(
-        self,
-        x_BA: torch.Tensor,
-        i: int,
-        state_BD: torch.Tensor,
-        act_BAD: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """eps(x_i, i, state, actions) -> eps_BA."""
-        features = sinusoidal_embedding(
-            torch.arange(i + 1, device=x_BA.device), self.time_mlp.time_dim
-        )
-        return self.step(x_BA, i, self.prepare(state_BD, act_BAD, features))
 
 
 # --------------------------------------------------------------------------- the actor
