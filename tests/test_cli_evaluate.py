@@ -133,3 +133,37 @@ def test_console_script_writes_plot(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "least-work-left" in proc.stdout
+
+
+def test_schedule_evaluation_of_heuristics(tmp_path, capsys):
+    report = tmp_path / "s.json"
+    code = main(
+        [
+            "evaluate", "--policy", "shortest-expected-delay", "round-robin",
+            "--schedule", "pareto-55:1,uniform-100:1", "--seeds", "0", "1",
+            "--set", "jobs_per_episode=30", "--json", str(report),
+        ]
+    )  # fmt: skip
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "mean JCT per episode" in out and "uniform-100" in out
+    data = json.loads(report.read_text())
+    sed = data["adaptation"]["shortest-expected-delay"]
+    assert [r["episode"] for r in sed] == [0, 1] and all(r["n"] == 2 for r in sed)
+    # per-episode records: 2 policies x 2 seeds x 2 episodes
+    assert len(data["episodes"]) == 8
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--schedule", "pareto-55"], "pareto-55:3"),
+        (["--schedule", "nope:2"], "must be a preset"),
+        (["--schedule", "park:1", "--env", "aigc"], "load balancing"),
+        (["--schedule", "park:1", "--episodes-per-seed", "2"], "episodes-per-seed"),
+    ],
+)
+def test_bad_schedules_name_the_fix(argv, message, capsys):
+    code, _, err = _run(capsys, "evaluate", "--policy", "random", "--seeds", "0", *argv)
+    assert code == 2
+    assert message in err

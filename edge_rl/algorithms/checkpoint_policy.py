@@ -25,7 +25,7 @@ def resolve_checkpoint(path: str | Path) -> tuple[Path, dict[str, Any]]:
 
     Raises FileNotFoundError with what to pass instead when ``path`` is neither.
     """
-    path = Path(path)
+    path = Path(path).resolve()  # RLlib reads checkpoints through pyarrow: absolute paths
     if (path / "run.json").is_file():  # a run directory: take its newest checkpoint
         from edge_rl.training.loop import latest_checkpoint
 
@@ -66,8 +66,20 @@ class CheckpointPolicy(Policy):
             self.module.eval()
         self.name = name or self.spec.get("algo", "checkpoint")
         self._dist_cls = self.module.get_inference_action_dist_cls()
+        # Recurrent policies (RL^2: meta-dreamer, rl2-ppo) carry a state from step to step;
+        # it starts from the module's initial state at every ``reset`` (a new trial).
+        self.stateful = bool(self.module.is_stateful())
+        self._state: Any = None
         if seed is not None:
             torch.manual_seed(seed)
+
+    def reset(self, env: gym.Env) -> None:
+        if self.stateful:
+            initial = self.module.get_initial_state()
+            self._state = {
+                k: torch.as_tensor(np.asarray(v, np.float32)).unsqueeze(0)
+                for k, v in initial.items()
+            }
 
     def act(self, obs: np.ndarray, env: gym.Env) -> int:
         obs = np.asarray(obs, np.float32)
@@ -75,9 +87,19 @@ class CheckpointPolicy(Policy):
         if shape is not None and len(shape) == 1 and obs.ndim > 1:
             obs = obs.reshape(-1)  # RLlib's built-ins were trained on flattened token arrays
         with torch.no_grad():
-            batch = {"obs": torch.as_tensor(obs).unsqueeze(0)}
+            obs_t = torch.as_tensor(obs).unsqueeze(0)
+            if self.stateful:
+                if self._state is None:
+                    self.reset(env)
+                # (B=1, T=1, ...) as RLlib's env runners feed stateful modules
+                batch = {"obs": obs_t.unsqueeze(1), "state_in": self._state}
+            else:
+                batch = {"obs": obs_t}
             out = self.module.forward_inference(batch)
+            if self.stateful:
+                self._state = out["state_out"]
             if "actions" in out:
-                return int(out["actions"][0])
-            dist = self._dist_cls.from_logits(out["action_dist_inputs"]).to_deterministic()
+                return int(np.asarray(out["actions"]).reshape(-1)[0])
+            logits = out["action_dist_inputs"].reshape(1, -1)
+            dist = self._dist_cls.from_logits(logits).to_deterministic()
             return int(dist.sample()[0])

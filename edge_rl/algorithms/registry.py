@@ -12,13 +12,22 @@ from typing import Any
 
 from ray.tune.registry import register_env
 
-from edge_rl.envs import AIGC_ENV_ID, LOAD_BALANCE_ENV_ID
+from edge_rl.envs import AIGC_ENV_ID, LOAD_BALANCE_ENV_ID, LOAD_BALANCE_TRIALS_ENV_ID
 
 
 def _creator(family: str) -> Callable[[dict[str, Any]], Any]:
     def create(env_config: dict[str, Any]) -> Any:
         cfg = dict(env_config)
         num_envs = cfg.pop("num_envs", None)
+        if family == "load-balance-trials":
+            import gymnasium as gym
+
+            from edge_rl.envs.load_balance.trial import MetaTrialEnv
+
+            if num_envs is None:
+                return MetaTrialEnv(**cfg)
+            # Trials have no batched numpy version: step the lanes in turn.
+            return gym.vector.SyncVectorEnv([lambda: MetaTrialEnv(**cfg)] * num_envs)
         if family == "aigc":
             from edge_rl.envs.aigc.env import AIGCEdgeEnv as Scalar
             from edge_rl.envs.aigc.vector import AIGCEdgeVectorEnv as Vector
@@ -33,7 +42,11 @@ def _creator(family: str) -> Callable[[dict[str, Any]], Any]:
 
 
 #: env family (command line) -> the name RLlib configs use
-RLLIB_ENV_NAMES: dict[str, str] = {"aigc": AIGC_ENV_ID, "load-balance": LOAD_BALANCE_ENV_ID}
+RLLIB_ENV_NAMES: dict[str, str] = {
+    "aigc": AIGC_ENV_ID,
+    "load-balance": LOAD_BALANCE_ENV_ID,
+    "load-balance-trials": LOAD_BALANCE_TRIALS_ENV_ID,
+}
 
 
 def register_rllib_envs() -> None:

@@ -10,6 +10,7 @@ from edge_rl.baselines.load_balance import LOAD_BALANCE_POLICIES
 POLICIES: dict[str, dict[str, type[Policy]]] = {
     "aigc": AIGC_POLICIES,
     "load-balance": LOAD_BALANCE_POLICIES,
+    "load-balance-trials": LOAD_BALANCE_POLICIES,
 }
 
 

@@ -47,6 +47,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--seeds", nargs="+", type=int, required=True, metavar="S")
     p.add_argument("--episodes-per-seed", type=int, default=1, metavar="K")
+    p.add_argument(
+        "--schedule",
+        default=None,
+        metavar="TASK:EPISODES,...",
+        help=(
+            "load balancing: play this workload schedule as one trial per seed, e.g. "
+            "'pareto-55:3,uniform-100:5' (tasks: presets or sample-train/sample-held-out); "
+            "memory is kept across episodes and switches, JCT is reported per episode"
+        ),
+    )
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override an env knob")
     p.add_argument("--json", type=Path, default=None, metavar="PATH", help="write the report")
     p.add_argument("--plot", type=Path, default=None, metavar="PATH", help="write a PNG plot")
@@ -76,6 +86,8 @@ def _apply_checkpoint_defaults(args: argparse.Namespace) -> list:
 def _validate(args: argparse.Namespace) -> None:
     if not args.policy and not args.checkpoint:
         raise UsageError("nothing to evaluate: give --policy NAME ... and/or --checkpoint DIR")
+    if args.schedule is not None:
+        _validate_schedule(args)
     if args.env is None or args.preset is None:
         raise UsageError("--env and --preset are required (or a --checkpoint of a run)")
     if args.env not in ENV_FAMILIES:
@@ -103,9 +115,25 @@ def _validate(args: argparse.Namespace) -> None:
         raise UsageError(f"--seeds: {err}") from None
 
 
+def _validate_schedule(args: argparse.Namespace) -> None:
+    from edge_rl.envs.load_balance.schedule import WorkloadSchedule
+
+    if args.env not in (None, "load-balance", "load-balance-trials"):
+        raise UsageError(f"--schedule is for load balancing; got --env {args.env}")
+    if args.episodes_per_seed != 1:
+        raise UsageError("--schedule sets the episodes itself; drop --episodes-per-seed")
+    try:
+        args.schedule_obj = WorkloadSchedule.parse(args.schedule)
+    except ValueError as err:
+        raise UsageError(f"--schedule: {err}") from None
+    args.env, args.preset = "load-balance-trials", "family"
+
+
 def run(args: argparse.Namespace) -> int:
     checkpoints = _apply_checkpoint_defaults(args)
     _validate(args)
+    if args.schedule is not None:
+        return _run_schedule(args, checkpoints)
     overrides = parse_overrides(args.set)
     if checkpoints:  # the first run's env knobs, unless --set changes them
         run_spec = checkpoints[0][1]
@@ -160,6 +188,47 @@ def run(args: argparse.Namespace) -> int:
         print(f"report: {write_json(report, args.json)}")
     if args.plot is not None:
         print(f"plot: {plot_comparison(args.env, args.preset, records, args.plot)}")
+    return 0
+
+
+def _run_schedule(args: argparse.Namespace, checkpoints: list) -> int:
+    """--schedule: one trial over the schedule per seed and policy; JCT per episode."""
+    from edge_rl.algorithms.checkpoint_policy import CheckpointPolicy
+    from edge_rl.evaluation.adaptation import (
+        adaptation_summary,
+        evaluate_schedule,
+        format_adaptation_table,
+        plot_adaptation,
+    )
+
+    schedule = args.schedule_obj
+    overrides = parse_overrides(args.set)
+    makers = [
+        (name, lambda seed, name=name: make_policy("load-balance", name, seed=seed))
+        for name in args.policy
+    ]
+    for ckpt, spec in checkpoints:
+        name = _unique(spec.get("algo", "checkpoint"), {n for n, _ in makers})
+        makers.append((name, lambda seed, c=ckpt, n=name: CheckpointPolicy(c, seed=seed, name=n)))
+    records = []
+    for name, maker in makers:
+        try:
+            records += evaluate_schedule(schedule, maker, args.seeds, policy_name=name, **overrides)
+        except (ValueError, TypeError) as err:
+            raise UsageError(str(err).splitlines()[0]) from None
+    print(f"schedule {args.schedule} ({len(args.seeds)} seed(s), one trial each, memory kept)")
+    print(format_table("load-balance-trials", records))
+    summary = adaptation_summary(records, schedule)
+    print("mean JCT per episode:")
+    print(format_adaptation_table(summary))
+    if args.json is not None:
+        extra = {"seeds": args.seeds, "schedule": args.schedule, "adaptation": summary}
+        if overrides:
+            extra["overrides"] = overrides
+        report = build_report("load-balance-trials", "schedule", records, None, extra)
+        print(f"report: {write_json(report, args.json)}")
+    if args.plot is not None:
+        print(f"plot: {plot_adaptation(summary, schedule, args.plot, title=args.schedule)}")
     return 0
 
 

@@ -9,7 +9,8 @@ from typing import Any
 
 from edge_rl.commands.common import UsageError, parse_overrides
 
-ALGO_NAMES = ("adsac", "d2sac", "sac", "ppo", "dqn", "a2c")
+ALGO_NAMES = ("adsac", "d2sac", "sac", "ppo", "dqn", "a2c", "meta-dreamer", "rl2-ppo")
+ENV_NAMES = ("aigc", "load-balance", "load-balance-trials")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -22,7 +23,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("--algo", required=True, help=f"one of: {', '.join(ALGO_NAMES)}")
-    p.add_argument("--env", default="aigc", help="env family: aigc or load-balance")
+    p.add_argument("--env", default="aigc", help=f"env family: {', '.join(ENV_NAMES)}")
     p.add_argument("--preset", default=None, help="simulator preset (default: the env's first)")
     p.add_argument("--world-seed", type=int, default=None, help="AIGC: world seed (default 0)")
     p.add_argument("--timesteps", type=int, default=None, help="env steps to train for")
@@ -82,6 +83,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--address", default=None, help="Ray cluster address (default: local Ray)")
     p.add_argument("--checkpoint-every", type=int, default=10, metavar="ITERS")
     p.add_argument(
+        "--keep-checkpoints",
+        type=int,
+        default=3,
+        metavar="N",
+        help="periodic checkpoints to keep (default 3; 0 keeps all, e.g. for learning curves)",
+    )
+    p.add_argument(
         "--max-minutes",
         type=float,
         default=None,
@@ -135,12 +143,12 @@ def _load_file(path: Path) -> dict[str, Any]:
 def build_spec(args: argparse.Namespace) -> Any:
     """RunSpec from (in increasing precedence) defaults, --config FILE, flags, --set."""
     from edge_rl.evaluation.runner import family_presets
-    from edge_rl.training.algos import ALGO_ENVS, RunSpec
+    from edge_rl.training.algos import ALGO_ENVS, DEFAULT_PRESETS, RunSpec
 
     if args.algo not in ALGO_NAMES:
         raise UsageError(f"unknown --algo {args.algo!r}; choose one of: {', '.join(ALGO_NAMES)}")
-    if args.env not in ("aigc", "load-balance"):
-        raise UsageError(f"unknown --env {args.env!r}; choose one of: aigc, load-balance")
+    if args.env not in ENV_NAMES:
+        raise UsageError(f"unknown --env {args.env!r}; choose one of: {', '.join(ENV_NAMES)}")
     if args.env not in ALGO_ENVS[args.algo]:
         raise UsageError(
             f"--algo {args.algo} does not run on --env {args.env}; "
@@ -154,7 +162,7 @@ def build_spec(args: argparse.Namespace) -> Any:
             f"--config: unknown key(s) {sorted(unknown)}; valid: {', '.join(sorted(fields))}"
         )
     data = {**data, "algo": args.algo, "env": args.env}
-    data.setdefault("preset", "adsac-paper" if args.env == "aigc" else "park")
+    data.setdefault("preset", DEFAULT_PRESETS[args.env])
     if args.env != "aigc":
         data["world_seed"] = None
     flags = {
@@ -282,6 +290,12 @@ def run(args: argparse.Namespace) -> int:
     config = _check_config(spec)
     if args.max_minutes is not None and args.max_minutes <= 0:
         raise UsageError(f"--max-minutes {args.max_minutes}: must be > 0")
+    if args.keep_checkpoints < 0:
+        raise UsageError(f"--keep-checkpoints {args.keep_checkpoints}: must be >= 0 (0 keeps all)")
+    if args.checkpoint_every < 0:
+        raise UsageError(
+            f"--checkpoint-every {args.checkpoint_every}: must be >= 0 (0: final only)"
+        )
     if args.show_config:
         from edge_rl.training.algos import config_summary
 
@@ -312,6 +326,7 @@ def run(args: argparse.Namespace) -> int:
             output,
             resume=resume,
             checkpoint_every=args.checkpoint_every,
+            keep=args.keep_checkpoints,
             on_result=tracker.log if tracker else None,
             max_minutes=args.max_minutes,
         )

@@ -2,6 +2,8 @@
 
 - ``edge_rl/AIGCEdge-v0``: AIGC service selection at the edge (see ``edge_rl.envs.aigc``).
 - ``edge_rl/LoadBalance-v0``: Park-style load balancing (see ``edge_rl.envs.load_balance``).
+- ``edge_rl/LoadBalanceTrials-v0``: RL^2 trials of load balancing (``MetaTrialEnv``): several
+  episodes of one workload task (or a workload schedule) as one episode.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import gymnasium as gym
 
 AIGC_ENV_ID = "edge_rl/AIGCEdge-v0"
 LOAD_BALANCE_ENV_ID = "edge_rl/LoadBalance-v0"
+LOAD_BALANCE_TRIALS_ENV_ID = "edge_rl/LoadBalanceTrials-v0"
 
 _SPECS = {
     AIGC_ENV_ID: (
@@ -20,6 +23,8 @@ _SPECS = {
         "edge_rl.envs.load_balance.env:LoadBalanceEnv",
         "edge_rl.envs.load_balance.vector:LoadBalanceVectorEnv",
     ),
+    # No batched version: vector envs of trials are gymnasium's SyncVectorEnv.
+    LOAD_BALANCE_TRIALS_ENV_ID: ("edge_rl.envs.load_balance.trial:MetaTrialEnv", None),
 }
 
 
@@ -37,4 +42,4 @@ def register_envs() -> None:
         )
 
 
-__all__ = ["AIGC_ENV_ID", "LOAD_BALANCE_ENV_ID", "register_envs"]
+__all__ = ["AIGC_ENV_ID", "LOAD_BALANCE_ENV_ID", "LOAD_BALANCE_TRIALS_ENV_ID", "register_envs"]

@@ -14,6 +14,7 @@ from edge_rl.evaluation.stats import mean_ci
 HEADLINE: dict[str, tuple[str, bool]] = {
     "aigc": ("return", False),
     "load-balance": ("mean_jct", True),
+    "load-balance-trials": ("mean_jct", True),
 }
 
 

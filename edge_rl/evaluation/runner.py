@@ -15,15 +15,20 @@ import gymnasium as gym
 import numpy as np
 
 from edge_rl.baselines.base import Policy
-from edge_rl.envs import AIGC_ENV_ID, LOAD_BALANCE_ENV_ID
+from edge_rl.envs import AIGC_ENV_ID, LOAD_BALANCE_ENV_ID, LOAD_BALANCE_TRIALS_ENV_ID
 
 #: command-line env family -> registered gymnasium id
-ENV_FAMILIES: dict[str, str] = {"aigc": AIGC_ENV_ID, "load-balance": LOAD_BALANCE_ENV_ID}
+ENV_FAMILIES: dict[str, str] = {
+    "aigc": AIGC_ENV_ID,
+    "load-balance": LOAD_BALANCE_ENV_ID,
+    "load-balance-trials": LOAD_BALANCE_TRIALS_ENV_ID,
+}
 
 #: per-episode metrics reported for each family (beyond seed/return/length)
 FAMILY_METRICS: dict[str, tuple[str, ...]] = {
     "aigc": ("return", "length", "utility", "crash_events", "tasks_killed", "crash_rate"),
     "load-balance": ("return", "length", "mean_jct"),
+    "load-balance-trials": ("return", "length", "mean_jct"),
 }
 
 MAX_SEED = 2**32 - 1  # the reference simulators seed numpy's legacy RandomState
@@ -35,6 +40,11 @@ def family_presets(env_family: str) -> tuple[str, ...]:
         from edge_rl.envs.aigc.config import PRESETS
     elif env_family == "load-balance":
         from edge_rl.envs.load_balance.config import PRESETS
+    elif env_family == "load-balance-trials":
+        from edge_rl.envs.load_balance.config import PRESETS
+        from edge_rl.envs.load_balance.trial import FAMILY_PRESET
+
+        return (FAMILY_PRESET, *sorted(PRESETS))
     else:
         raise ValueError(
             f"unknown env family {env_family!r}; choose one of: {', '.join(ENV_FAMILIES)}"
@@ -100,7 +110,8 @@ def run_episode(env: gym.Env, policy: Policy, seed: int | None) -> dict[str, flo
         raise RuntimeError(
             f"env summary return {summary['return']} != summed rewards {total}: simulator bug"
         )
-    return {k: float(v) for k, v in summary.items()}
+    # Numbers only (trial summaries also hold a per-episode list and the task's name).
+    return {k: float(v) for k, v in summary.items() if isinstance(v, int | float | np.number)}
 
 
 def evaluate(

@@ -5,6 +5,10 @@
 - ``sac``, ``ppo``, ``dqn``: RLlib's built-ins on the same env, at RLlib's defaults except
   the discount (the reference's 0.95) and CPU-sized batches.
 - ``a2c``: PPO configured as A2C (one epoch, one minibatch, no clipping, no KL term).
+- ``meta-dreamer``: discrete world model + RL^2 recurrent policy, edge_rl's own (load balancing
+  trials).
+- ``rl2-ppo``: RL^2 with PPO: an LSTM policy over trials (RLlib's PPO with ``use_lstm``); the
+  trial env puts the previous action, reward and new-episode flag in the observation.
 """
 
 from __future__ import annotations
@@ -78,6 +82,46 @@ def _a2c() -> AlgorithmConfig:
     )
 
 
+def _meta_dreamer() -> AlgorithmConfig:
+    from edge_rl.algorithms.meta_dreamer.meta_dreamer import MetaDreamerConfig
+
+    return MetaDreamerConfig()
+
+
+RL2_MAX_SEQ_LEN = 64
+
+
+def _rl2_ppo() -> AlgorithmConfig:
+    """PPO with an LSTM (memory carried through a whole trial while sampling; truncated BPTT
+    over ``max_seq_len`` steps starting from the stored state when training)."""
+    from ray.rllib.algorithms.ppo import PPOConfig
+    from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
+
+    return (
+        PPOConfig()
+        .training(
+            gamma=0.99,
+            lambda_=0.95,
+            train_batch_size_per_learner=4096,
+            minibatch_size=1024,
+            num_epochs=4,
+            lr=3e-4,
+            entropy_coeff=0.01,
+            vf_clip_param=float("inf"),
+        )
+        .rl_module(
+            model_config=DefaultModelConfig(
+                use_lstm=True,
+                lstm_cell_size=128,
+                max_seq_len=RL2_MAX_SEQ_LEN,
+                fcnet_hiddens=[128],
+                lstm_use_prev_action=False,  # the trial env's observation already holds both
+                lstm_use_prev_reward=False,
+            )
+        )
+    )
+
+
 #: algo name -> builder of its base config
 ALGORITHMS: dict[str, Callable[[], AlgorithmConfig]] = {
     "adsac": _adsac,
@@ -86,16 +130,27 @@ ALGORITHMS: dict[str, Callable[[], AlgorithmConfig]] = {
     "ppo": _ppo,
     "dqn": _dqn,
     "a2c": _a2c,
+    "meta-dreamer": _meta_dreamer,
+    "rl2-ppo": _rl2_ppo,
 }
 
 #: env families each algorithm supports
 ALGO_ENVS: dict[str, tuple[str, ...]] = {
     "adsac": ("aigc",),
     "d2sac": ("aigc",),
-    "sac": ("aigc", "load-balance"),
-    "ppo": ("aigc", "load-balance"),
-    "dqn": ("aigc", "load-balance"),
-    "a2c": ("aigc", "load-balance"),
+    "sac": ("aigc", "load-balance", "load-balance-trials"),
+    "ppo": ("aigc", "load-balance", "load-balance-trials"),
+    "dqn": ("aigc", "load-balance", "load-balance-trials"),
+    "a2c": ("aigc", "load-balance", "load-balance-trials"),
+    "meta-dreamer": ("load-balance-trials",),
+    "rl2-ppo": ("load-balance-trials",),
+}
+
+#: env family -> its default preset
+DEFAULT_PRESETS: dict[str, str] = {
+    "aigc": "adsac-paper",
+    "load-balance": "park",
+    "load-balance-trials": "family",
 }
 
 
@@ -191,7 +246,7 @@ def build_config(spec: RunSpec) -> AlgorithmConfig:
         .callbacks(EpisodeSummaryCallback)
         .debugging(seed=spec.seed)
     )
-    if spec.algo not in ("adsac", "d2sac"):
+    if spec.algo not in ("adsac", "d2sac", "meta-dreamer"):
         # RLlib's default encoders take flat vectors; the "tokens" layout is (1 + E*M, F).
         config.env_runners(env_to_module_connector=_flatten_observations)
     unknown = [k for k in spec.settings if not hasattr(config, k)]

@@ -44,6 +44,13 @@ METRIC_COLUMNS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("losses/policy_entropy", ("learners", "default_policy", "policy_entropy")),
     ("losses/alpha", ("learners", "default_policy", "alpha")),
     ("losses/q_mean", ("learners", "default_policy", "q_mean")),
+    # meta-dreamer: world model and imagination
+    ("losses/world_model", ("learners", "default_policy", "world_model_loss")),
+    ("losses/wm_decoder", ("learners", "default_policy", "wm_decoder")),
+    ("losses/wm_reward", ("learners", "default_policy", "wm_reward")),
+    ("losses/wm_kl_dyn", ("learners", "default_policy", "wm_kl_dyn")),
+    ("losses/imagined_return", ("learners", "default_policy", "imagined_return")),
+    ("losses/return_scale", ("learners", "default_policy", "return_scale")),
     ("perf/env_steps_per_s", ()),
     ("perf/iteration_s", ()),
     ("perf/elapsed_s", ()),
@@ -268,7 +275,8 @@ def run_training(
     from edge_rl.algorithms.registry import register_rllib_envs
 
     register_rllib_envs()
-    output = Path(output)
+    # Absolute: RLlib hands checkpoint paths to pyarrow, which takes a relative one for a URI.
+    output = Path(output).resolve()
     if resume:
         ckpt = latest_checkpoint(output)
         if ckpt is None:
@@ -321,8 +329,9 @@ def run_training(
             it = algo.iteration
             if checkpoint_every and it % checkpoint_every == 0 and not done:
                 last_ckpt = Path(algo.save_to_path(str(ckpt_root / f"iter_{it:06d}")))
-                for old in sorted(ckpt_root.glob("iter_*"))[:-keep]:
-                    shutil.rmtree(old, ignore_errors=True)
+                if keep > 0:  # keep=0: keep every periodic checkpoint (learning curves)
+                    for old in sorted(ckpt_root.glob("iter_*"))[:-keep]:
+                        shutil.rmtree(old, ignore_errors=True)
             last_known.update({k: v for k, v in row.items() if v is not None})
             log(_progress_line(it, steps, spec.timesteps, last_known, elapsed))
             if done:

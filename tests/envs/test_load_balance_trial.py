@@ -101,3 +101,62 @@ def test_bad_arguments_are_clear() -> None:
 
 def test_symlog() -> None:
     np.testing.assert_allclose(symlog([-np.e + 1, 0.0, 99.0]), [-1.0, 0.0, np.log(100.0)])
+
+
+# -- schedules, presets and heuristics on trials (the adaptation protocol) ----------------------
+
+
+def _play_trial(env, policy, seed):
+    obs, _ = env.reset(seed=seed)
+    policy.reset(env)
+    done = False
+    info = {}
+    while not done:
+        obs, _, done, _, info = env.step(policy.act(obs, env))
+    return info["summary"]
+
+
+def test_a_one_episode_trial_replays_the_plain_env_episode():
+    from edge_rl.baselines.load_balance import ShortestExpectedDelayPolicy
+    from edge_rl.envs.load_balance.env import LoadBalanceEnv
+
+    sed = ShortestExpectedDelayPolicy
+    trial = _play_trial(MetaTrialEnv(schedule="park:1", jobs_per_episode=60), sed(0), 5)
+    plain = _play_trial(LoadBalanceEnv(preset="park", jobs_per_episode=60), sed(0), 5)
+    assert trial["mean_jct_per_episode"] == [pytest.approx(plain["mean_jct"])]
+
+
+def test_schedule_switches_tasks_inside_one_trial():
+    from edge_rl.baselines.load_balance import LeastObservedLoadPolicy
+
+    env = MetaTrialEnv(schedule="pareto-55:1,uniform-100:2", jobs_per_episode=40)
+    assert env.episodes_per_trial == 3
+    tasks = []
+    obs, _ = env.reset(seed=1)
+    policy = LeastObservedLoadPolicy(0)
+    done = False
+    while not done:
+        tasks.append(env.inner.config.name.split("[")[0])  # names carry their overrides
+        obs, _, done, _, info = env.step(policy.act(obs, env))
+    assert tasks[0] == "pareto-55" and tasks[-1] == "uniform-100"
+    assert tasks.count("pareto-55") == 40 and tasks.count("uniform-100") == 80
+    assert len(info["summary"]["mean_jct_per_episode"]) == 3
+
+
+def test_preset_fixes_the_task_and_bad_presets_name_the_choices():
+    env = MetaTrialEnv(preset="uniform-55", episodes_per_trial=1, jobs_per_episode=5)
+    env.reset(seed=0)
+    assert env.inner.config.name.startswith("uniform-55")
+    with pytest.raises(ValueError, match="family"):
+        MetaTrialEnv(preset="nope")
+    with pytest.raises(ValueError, match="not both"):
+        MetaTrialEnv(schedule="park:1", tasks=["park"])
+
+
+def test_heuristic_accessors_are_forwarded_to_the_inner_env():
+    env = MetaTrialEnv(episodes_per_trial=1, jobs_per_episode=5)
+    env.reset(seed=0)
+    assert env.num_servers == env.inner.num_servers
+    np.testing.assert_array_equal(env.queued_work(), env.inner.queued_work())
+    with pytest.raises(AttributeError):
+        env.not_an_accessor  # noqa: B018

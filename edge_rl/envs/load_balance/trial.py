@@ -16,12 +16,28 @@ import numpy as np
 from gymnasium import spaces
 
 from edge_rl.envs.load_balance.config import (
+    PRESETS,
     LoadBalanceConfig,
     make_load_balance_config,
     with_overrides,
 )
 from edge_rl.envs.load_balance.env import LoadBalanceEnv
+from edge_rl.envs.load_balance.schedule import WorkloadSchedule
 from edge_rl.envs.load_balance.tasks import SPLITS, sample_task
+
+#: ``preset`` value that draws each trial's task from the task family
+FAMILY_PRESET = "family"
+#: inner-env accessors the heuristics read, forwarded by the trial env
+FORWARDED = frozenset(
+    {
+        "num_servers",
+        "service_rates",
+        "queued_work",
+        "remaining_service_time",
+        "server_loads",
+        "incoming_job_size",
+    }
+)
 
 
 def symlog(x: np.ndarray | float) -> np.ndarray:
@@ -64,8 +80,17 @@ class MetaTrialEnv(gym.Env[np.ndarray, np.int64]):
 
     ## Arguments
     ``MetaTrialEnv(episodes_per_trial=3, tasks=None, split="train", reward_scale=1000.0,
-    hide_rates=False, **overrides)``; ``overrides`` go to every task's config (e.g.
-    ``jobs_per_episode=200``).
+    hide_rates=False, preset=None, schedule=None, **overrides)``; ``overrides`` go to every
+    task's config (e.g. ``jobs_per_episode=200``). ``preset``: "family" (tasks drawn from
+    ``split``, the default) or a load-balancing preset name (every trial runs that task).
+    ``schedule``: a ``WorkloadSchedule`` or its text ("pareto-55:3,uniform-100:5"); then a trial
+    is one pass over it (``episodes_per_trial`` = its episode count), tasks switching between
+    inner episodes while the policy's memory is kept: the adaptation protocol.
+
+    ``reset(seed=s)`` seeds the first inner episode's job stream with ``s`` itself, so a
+    one-episode trial of a task replays the plain env's episode ``reset(seed=s)`` exactly.
+    Heuristics read the current inner env through the accessors this env forwards
+    (``queued_work()``, ``service_rates``, ...).
     """
 
     metadata = {"render_modes": []}
@@ -77,8 +102,24 @@ class MetaTrialEnv(gym.Env[np.ndarray, np.int64]):
         split: str = "train",
         reward_scale: float = 1000.0,
         hide_rates: bool = False,
+        preset: str | None = None,
+        schedule: WorkloadSchedule | str | None = None,
         **overrides: Any,
     ) -> None:
+        if preset is not None and preset != FAMILY_PRESET:
+            if tasks:
+                raise ValueError("give either preset or tasks, not both")
+            if preset not in PRESETS:
+                raise ValueError(
+                    f"unknown preset {preset!r} for trials; choose {FAMILY_PRESET!r} (tasks drawn "
+                    f"from the task family) or one of: {', '.join(sorted(PRESETS))}"
+                )
+            tasks = [preset]
+        self._schedule = None if schedule is None else WorkloadSchedule.coerce(schedule)
+        if self._schedule is not None:
+            if tasks:
+                raise ValueError("give either schedule or tasks/preset, not both")
+            episodes_per_trial = self._schedule.total_episodes
         if episodes_per_trial < 1:
             raise ValueError(f"episodes_per_trial={episodes_per_trial}: must be >= 1")
         if split not in SPLITS:
@@ -97,7 +138,12 @@ class MetaTrialEnv(gym.Env[np.ndarray, np.int64]):
         self.split = split
         self.reward_scale = float(reward_scale)
         self.hide_rates = bool(hide_rates)
-        first = self._tasks[0] if self._tasks else make_load_balance_config("park", **overrides)
+        if self._schedule is not None:
+            first = self._schedule.space_config(overrides)
+        elif self._tasks:
+            first = self._tasks[0]
+        else:
+            first = make_load_balance_config("park", **overrides)
         self._n = first.num_servers
         if any(t.num_servers != self._n for t in self._tasks):
             raise ValueError("all tasks of a trial env must have the same num_servers")
@@ -121,9 +167,12 @@ class MetaTrialEnv(gym.Env[np.ndarray, np.int64]):
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
-        task = self._draw_task()
-        self._inner = LoadBalanceEnv(config=task)
-        self._inner_seed = int(self.np_random.integers(2**31))
+        if self._schedule is not None:
+            self._inner = LoadBalanceEnv(schedule=self._schedule, **self._overrides)
+        else:
+            self._inner = LoadBalanceEnv(config=self._draw_task())
+        draw = int(self.np_random.integers(2**31))  # drawn always: same stream either way
+        self._inner_seed = int(seed) if seed is not None else draw
         obs, info = self._inner.reset(seed=self._inner_seed)
         self._episode, self._length, self._return = 0, 0, 0.0
         self._jcts: list[float] = []
@@ -151,7 +200,10 @@ class MetaTrialEnv(gym.Env[np.ndarray, np.int64]):
             else:
                 info = {**info, "inner_summary": summary}
                 del info["summary"]
-                obs, _ = self._inner.reset()  # the stream continues: a new episode, same task
+                # The stream continues: a new episode, same task (or the schedule's next one).
+                obs, _ = self._inner.reset()
+                if not self.hide_rates:
+                    self._rates = self._inner.service_rates
                 started_new = True
         info["trial_episode"] = self._episode
         return self._observe(obs, int(action), raw, started_new), reward, terminated, False, info
@@ -170,6 +222,12 @@ class MetaTrialEnv(gym.Env[np.ndarray, np.int64]):
 
     def episode_summary(self) -> dict[str, Any]:
         return self.trial_summary()
+
+    def __getattr__(self, name: str) -> Any:
+        # Only the read-only accessors heuristics use are forwarded to the inner env.
+        if name in FORWARDED:
+            return getattr(self.inner, name)
+        raise AttributeError(name)
 
     @property
     def inner(self) -> LoadBalanceEnv:

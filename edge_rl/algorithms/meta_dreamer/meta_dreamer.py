@@ -1,0 +1,353 @@
+"""Meta-Dreamer: a DreamerV3-style discrete world model with an RL^2 recurrent policy, on RLlib.
+
+``MetaDreamerConfig`` is a fluent builder; ``MetaDreamer.training_step`` samples trials from the
+env runners (each env is a ``MetaTrialEnv``: several episodes of one workload task, the policy's
+memory kept across them), stores them as windows with the recurrent state the actor carried
+(``SequenceReplayBuffer``), runs world-model + imagination actor-critic updates on the learner
+group and syncs the weights back.
+
+Why not RLlib's DreamerV3 class: its actor sees only (h, z), trains on windows that start from
+zero state and resets at every episode; RL^2 needs the policy's own memory carried across the
+episodes of a trial and windows that start from the stored state. The loss math (symlog,
+two-hot, KL balancing with free bits, lambda-returns, return scaling) follows DreamerV3 and
+lives in ``edge_rl.models.world_model``.
+
+References: Hafner et al., "Mastering Diverse Domains through World Models" (DreamerV3, arXiv
+2301.04104); Duan et al., "RL^2" (arXiv 1611.02779); Redovian, "Meta-Reinforcement Learning with
+Discrete World Models for Adaptive Load Balancing" (arXiv 2503.08872).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+from ray.rllib.algorithms.algorithm import Algorithm
+from ray.rllib.algorithms.algorithm_config import AlgorithmConfig, NotProvided
+from ray.rllib.core import DEFAULT_MODULE_ID
+from ray.rllib.core.columns import Columns
+from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+from ray.rllib.execution.rollout_ops import synchronous_parallel_sample
+from ray.rllib.policy.sample_batch import MultiAgentBatch, SampleBatch
+from ray.rllib.utils.annotations import override
+from ray.rllib.utils.metrics import (
+    ENV_RUNNER_RESULTS,
+    ENV_RUNNER_SAMPLING_TIMER,
+    LEARNER_RESULTS,
+    LEARNER_UPDATE_TIMER,
+    NUM_ENV_STEPS_SAMPLED_LIFETIME,
+    SYNCH_WORKER_WEIGHTS_TIMER,
+    TIMERS,
+)
+from ray.util import log_once
+
+from edge_rl.algorithms.meta_dreamer.meta_dreamer_learner import (
+    CONTINUES,
+    PREV_ACTIONS,
+    PREV_REWARDS,
+)
+from edge_rl.algorithms.meta_dreamer.sequence_replay import SequenceReplayBuffer
+from edge_rl.models.world_model import WORLD_MODEL_PRESETS, WorldModelConfig
+
+REPLAY_SIZE = "replay_buffer_size"
+NUM_GRADIENT_UPDATES_LIFETIME = "num_gradient_updates_lifetime"
+META_DREAMER_STATE = "meta_dreamer"
+#: the recurrent state's parts stored with every replay record
+STATE_KEYS = ("h", "z", "m")
+#: batch columns holding the stored state at a window's start
+STATE_COLUMN = "state_in_{}"
+
+SIZE_KEYS = ("deter", "stoch", "classes", "hidden", "layers", "memory")
+
+
+class MetaDreamerConfig(AlgorithmConfig):
+    """Settings of Meta-Dreamer (DreamerV3's values unless noted).
+
+    Model (``training(...)``):
+        model_size: "default" (32 x 32 latents, GRU 256), "small" (16 x 16, 128; CPU runs) or
+            "debug" (tiny, tests). deter, stoch, classes, hidden, layers, memory override
+            single sizes of the preset (None: the preset's).
+
+    World model: free_bits (1.0 nat), dyn_scale (0.5), rep_scale (0.1), world_model_lr (1e-4).
+    Imagination actor-critic: horizon (15), gamma (0.997 per job decision), lambda_ (0.95),
+        entropy_coeff (3e-4), actor_lr and critic_lr (3e-5), slow_critic_rate (0.02, EMA rate
+        of the slow critic per update), slow_critic_reg (1.0), return_decay (0.99).
+    Replay and updates: batch_size_B (16 windows), batch_length_T (64 steps),
+        train_ratio (replayed steps per env step; DreamerV3 uses 512 on GPUs, 32 here is a CPU
+        budget: one update per B*T/train_ratio env steps), replay_capacity (records),
+        num_steps_sampled_before_learning_starts (2000), grad_clip (100, per optimizer),
+        checkpoint_replay_buffer (True).
+    """
+
+    def __init__(self, algo_class: type | None = None) -> None:
+        super().__init__(algo_class=algo_class or MetaDreamer)
+        self.model_size = "small"
+        self.deter: int | None = None
+        self.stoch: int | None = None
+        self.classes: int | None = None
+        self.hidden: int | None = None
+        self.layers: int | None = None
+        self.memory: int | None = None
+        self.free_bits = 1.0
+        self.dyn_scale = 0.5
+        self.rep_scale = 0.1
+        self.world_model_lr = 1e-4
+        self.actor_lr = 3e-5
+        self.critic_lr = 3e-5
+        self.horizon = 15
+        self.gamma = 0.997
+        self.lambda_ = 0.95
+        self.entropy_coeff = 3e-4
+        self.slow_critic_rate = 0.02
+        self.slow_critic_reg = 1.0
+        self.return_decay = 0.99
+        self.batch_size_B = 16
+        self.batch_length_T = 64
+        self.train_ratio = 32.0
+        self.replay_capacity = 200_000
+        self.num_steps_sampled_before_learning_starts = 2000
+        self.checkpoint_replay_buffer = True
+        self.grad_clip = 100.0
+        self.grad_clip_by = "global_norm"
+        self.lr = None
+        self.rollout_fragment_length = 64
+        self.gym_env_vectorize_mode = "vector_entry_point"
+
+    @override(AlgorithmConfig)
+    def training(
+        self,
+        *,
+        model_size: str = NotProvided,
+        deter: int | None = NotProvided,
+        stoch: int | None = NotProvided,
+        classes: int | None = NotProvided,
+        hidden: int | None = NotProvided,
+        layers: int | None = NotProvided,
+        memory: int | None = NotProvided,
+        free_bits: float = NotProvided,
+        dyn_scale: float = NotProvided,
+        rep_scale: float = NotProvided,
+        world_model_lr: float = NotProvided,
+        actor_lr: float = NotProvided,
+        critic_lr: float = NotProvided,
+        horizon: int = NotProvided,
+        lambda_: float = NotProvided,
+        entropy_coeff: float = NotProvided,
+        slow_critic_rate: float = NotProvided,
+        slow_critic_reg: float = NotProvided,
+        return_decay: float = NotProvided,
+        batch_size_B: int = NotProvided,
+        batch_length_T: int = NotProvided,
+        train_ratio: float = NotProvided,
+        replay_capacity: int = NotProvided,
+        num_steps_sampled_before_learning_starts: int = NotProvided,
+        checkpoint_replay_buffer: bool = NotProvided,
+        **kwargs: Any,
+    ) -> MetaDreamerConfig:
+        """Set Meta-Dreamer's settings (see the class docstring) and AlgorithmConfig's own."""
+        super().training(**kwargs)
+        for name, value in list(locals().items()):
+            if name not in ("self", "kwargs", "__class__") and value is not NotProvided:
+                setattr(self, name, value)
+        return self
+
+    def world_model_config(self) -> WorldModelConfig:
+        """The preset named by ``model_size`` with any single sizes overridden."""
+        base = WORLD_MODEL_PRESETS[self.model_size]
+        overrides = {k: getattr(self, k) for k in SIZE_KEYS if getattr(self, k) is not None}
+        return replace(base, **overrides)
+
+    @property
+    @override(AlgorithmConfig)
+    def _model_config_auto_includes(self) -> dict[str, Any]:
+        sizes = self.world_model_config()
+        return super()._model_config_auto_includes | {
+            k: getattr(sizes, k) for k in (*SIZE_KEYS, "unimix", "num_bins")
+        }
+
+    @override(AlgorithmConfig)
+    def get_default_rl_module_spec(self) -> RLModuleSpec:
+        from edge_rl.algorithms.meta_dreamer.torch.meta_dreamer_torch_rl_module import (
+            MetaDreamerTorchRLModule,
+        )
+
+        return RLModuleSpec(module_class=MetaDreamerTorchRLModule)
+
+    @override(AlgorithmConfig)
+    def get_default_learner_class(self) -> type:
+        from edge_rl.algorithms.meta_dreamer.torch.meta_dreamer_torch_learner import (
+            MetaDreamerTorchLearner,
+        )
+
+        return MetaDreamerTorchLearner
+
+    @override(AlgorithmConfig)
+    def validate(self) -> None:
+        super().validate()
+        self.validate_meta_dreamer()
+
+    def validate_meta_dreamer(self) -> None:
+        """Meta-Dreamer's own checks; each error names the setting, its value and the fix."""
+
+        def bad(msg: str) -> None:
+            self._value_error(f"meta-dreamer: {msg}")
+
+        if self.model_size not in WORLD_MODEL_PRESETS:
+            bad(
+                f"model_size={self.model_size!r}: use one of {sorted(WORLD_MODEL_PRESETS)} "
+                "(and deter/stoch/classes/hidden/layers/memory for single sizes)"
+            )
+        try:
+            self.world_model_config()
+        except ValueError as err:
+            bad(f"{err} (a model size override)")
+        for name, low in {
+            "horizon": 1,
+            "batch_size_B": 1,
+            "batch_length_T": 1,
+            "replay_capacity": 1,
+            "num_steps_sampled_before_learning_starts": 0,
+        }.items():
+            value = getattr(self, name)
+            if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < low:
+                bad(f"{name}={value!r}: must be an integer >= {low}")
+        for name in ("world_model_lr", "actor_lr", "critic_lr", "train_ratio"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or not value > 0 or not math.isfinite(value):
+                bad(f"{name}={value!r}: must be a positive number")
+        for name in ("gamma", "lambda_", "slow_critic_rate"):
+            if not 0.0 < getattr(self, name) <= 1.0:
+                bad(f"{name}={getattr(self, name)}: must be in (0, 1]")
+        if not 0.0 <= self.return_decay < 1.0:
+            bad(f"return_decay={self.return_decay}: must be in [0, 1)")
+        for name in ("free_bits", "dyn_scale", "rep_scale", "entropy_coeff", "slow_critic_reg"):
+            if getattr(self, name) < 0:
+                bad(f"{name}={getattr(self, name)}: must be >= 0")
+        if self.lr is not None:
+            bad("lr is not used: set world_model_lr, actor_lr and critic_lr instead (and lr=None)")
+
+
+class MetaDreamer(Algorithm):
+    """Sample trials -> sequence replay -> world model + imagination updates -> sync weights."""
+
+    @classmethod
+    @override(Algorithm)
+    def get_default_config(cls) -> MetaDreamerConfig:
+        return MetaDreamerConfig()
+
+    @override(Algorithm)
+    def setup(self, config: MetaDreamerConfig) -> None:
+        super().setup(config)
+        sizes = self.config.world_model_config()
+        self.replay = SequenceReplayBuffer(
+            capacity=self.config.replay_capacity,
+            state_sizes={"h": sizes.deter, "z": sizes.latent, "m": sizes.memory},
+            seed=self.config.seed,
+        )
+        self._update_credit = 0.0
+        self._num_updates = 0
+
+    @override(Algorithm)
+    def training_step(self) -> None:
+        with self.metrics.log_time((TIMERS, ENV_RUNNER_SAMPLING_TIMER)):
+            episodes, runner_metrics = synchronous_parallel_sample(
+                worker_set=self.env_runner_group,
+                concat=True,
+                sample_timeout_s=self.config.sample_timeout_s,
+                _uses_new_env_runners=True,
+                _return_metrics=True,
+            )
+        self.metrics.aggregate(runner_metrics, key=ENV_RUNNER_RESULTS)
+        new_steps = 0
+        for episode in episodes:
+            new_steps += len(episode)
+            states = episode.get_extra_model_outputs(key=Columns.STATE_OUT)
+            self.replay.add_chunk(
+                episode.id_,
+                np.asarray(episode.get_observations()),
+                np.asarray(episode.get_actions()),
+                np.asarray(episode.get_rewards()),
+                {k: np.asarray(states[k]) for k in STATE_KEYS},
+                episode.is_terminated,
+                episode.is_truncated,
+            )
+        self.metrics.log_value(REPLAY_SIZE, len(self.replay), window=1)
+
+        lifetime = self.metrics.peek((ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME), 0)
+        cfg = self.config
+        window = cfg.batch_size_B * cfg.batch_length_T
+        if lifetime >= cfg.num_steps_sampled_before_learning_starts and self._can_sample():
+            self._update_credit += new_steps * cfg.train_ratio / window
+            num_updates = int(self._update_credit)
+            self._update_credit -= num_updates
+            if num_updates:
+                self._run_updates(num_updates, lifetime)
+
+        with self.metrics.log_time((TIMERS, SYNCH_WORKER_WEIGHTS_TIMER)):
+            self.env_runner_group.sync_weights(from_worker_or_learner_group=self.learner_group)
+
+    def _can_sample(self) -> bool:
+        try:
+            self.replay.sample(1, self.config.batch_length_T)
+        except ValueError:
+            return False
+        return True
+
+    def _run_updates(self, num_updates: int, lifetime: int) -> None:
+        """``num_updates`` gradient steps, each on B fresh windows of T steps.
+
+        One learner call per step with the whole batch (RLlib's minibatch iterator slices
+        stateful modules' batches by sequence-length columns these windows do not need).
+        """
+        cfg = self.config
+        per_update = cfg.batch_size_B * max(1, cfg.num_learners)
+        for _ in range(num_updates):
+            data = self.replay.sample(per_update, cfg.batch_length_T)
+            # Batch-major rows (one window each); the learner makes them time-major.
+            columns = SampleBatch(
+                {
+                    Columns.OBS: np.swapaxes(data["obs"], 0, 1),
+                    PREV_ACTIONS: np.swapaxes(data["prev_actions"], 0, 1),
+                    PREV_REWARDS: np.swapaxes(data["rewards"], 0, 1),
+                    CONTINUES: np.swapaxes(data["continues"], 0, 1),
+                    **{STATE_COLUMN.format(k): data[k] for k in STATE_KEYS},
+                }
+            )
+            batch = MultiAgentBatch({DEFAULT_MODULE_ID: columns}, env_steps=len(columns))
+            with self.metrics.log_time((TIMERS, LEARNER_UPDATE_TIMER)):
+                results = self.learner_group.update(
+                    batch=batch,
+                    minibatch_size=None,
+                    num_epochs=1,
+                    timesteps={NUM_ENV_STEPS_SAMPLED_LIFETIME: lifetime},
+                )
+            self.metrics.aggregate(results, key=LEARNER_RESULTS)
+        self._num_updates += num_updates
+        self.metrics.log_value(NUM_GRADIENT_UPDATES_LIFETIME, self._num_updates, window=1)
+
+    @override(Algorithm)
+    def get_state(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        state = super().get_state(*args, **kwargs)
+        own: dict[str, Any] = {
+            "num_updates": self._num_updates,
+            "update_credit": self._update_credit,
+        }
+        if self.config.checkpoint_replay_buffer:
+            own["replay"] = self.replay.get_state()
+        state[META_DREAMER_STATE] = own
+        return state
+
+    @override(Algorithm)
+    def set_state(self, state: dict[str, Any]) -> None:
+        super().set_state(state)
+        own = state.get(META_DREAMER_STATE)
+        if own:
+            self._num_updates = int(own["num_updates"])
+            self._update_credit = float(own["update_credit"])
+            if "replay" in own:
+                self.replay.set_state(own["replay"])
+
+
+log_once(f"{MetaDreamer.__name__}_on_new_api_stack")

@@ -1,0 +1,123 @@
+"""Meta-Dreamer's torch Learner: world-model, actor and critic losses; the slow critic's EMA.
+
+Per update on B windows of T steps (batch-major rows, transposed to time-major here):
+observe the windows with the posterior from their stored states, world-model loss
+(``world_model_loss``), imagine H steps from every posterior state, actor-critic loss
+(``actor_critic_loss``). One backward pass; three optimizers (world model, actor incl. its
+memory GRU, critic) whose losses touch disjoint parameters (inputs are detached across them).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
+from ray.rllib.core.columns import Columns
+from ray.rllib.core.learner.learner import Learner
+from ray.rllib.core.learner.torch.torch_learner import TorchLearner
+from ray.rllib.utils.annotations import override
+from ray.rllib.utils.typing import ModuleID, ParamDict
+
+from edge_rl.algorithms.meta_dreamer.meta_dreamer import STATE_COLUMN, STATE_KEYS
+from edge_rl.algorithms.meta_dreamer.meta_dreamer_learner import (
+    ACTOR_LOSS_KEY,
+    ACTOR_OPTIMIZER,
+    CONTINUES,
+    CRITIC_LOSS_KEY,
+    CRITIC_OPTIMIZER,
+    PREV_ACTIONS,
+    PREV_REWARDS,
+    WORLD_MODEL_LOSS_KEY,
+    WORLD_MODEL_OPTIMIZER,
+)
+from edge_rl.models.losses import polyak_update
+from edge_rl.models.world_model import (
+    DreamerLossConfig,
+    actor_critic_loss,
+    imagine,
+    observe_sequence,
+    world_model_loss,
+)
+
+
+def loss_config_of(config: AlgorithmConfig) -> DreamerLossConfig:
+    return DreamerLossConfig(
+        dyn_scale=config.dyn_scale,
+        rep_scale=config.rep_scale,
+        free_bits=config.free_bits,
+        horizon=config.horizon,
+        gamma=config.gamma,
+        lam=config.lambda_,
+        entropy=config.entropy_coeff,
+        slow_reg=config.slow_critic_reg,
+        return_decay=config.return_decay,
+    )
+
+
+class MetaDreamerTorchLearner(TorchLearner):
+    """Learner of Meta-Dreamer."""
+
+    @override(TorchLearner)
+    def configure_optimizers_for_module(
+        self, module_id: ModuleID, config: AlgorithmConfig = None
+    ) -> None:
+        nets = self._module[module_id].nets
+        agent = nets.agent
+        groups = {
+            WORLD_MODEL_OPTIMIZER: (list(nets.world_model.parameters()), config.world_model_lr),
+            ACTOR_OPTIMIZER: (
+                [*agent.memory.parameters(), *agent.actor.parameters()],
+                config.actor_lr,
+            ),
+            CRITIC_OPTIMIZER: (list(agent.critic.parameters()), config.critic_lr),
+        }
+        for name, (params, lr) in groups.items():
+            self.register_optimizer(
+                module_id=module_id,
+                optimizer_name=name,
+                optimizer=torch.optim.Adam(params, eps=1e-8),
+                params=params,
+                lr_or_lr_schedule=lr,
+            )
+
+    @override(Learner)
+    def compute_loss_for_module(
+        self,
+        *,
+        module_id: ModuleID,
+        config: AlgorithmConfig,
+        batch: dict[str, Any],
+        fwd_out: dict[str, Any],
+    ) -> torch.Tensor:
+        nets = self.module[module_id].unwrapped().nets
+        losses = loss_config_of(config)
+        seq_batch = {
+            "obs": batch[Columns.OBS].float().transpose(0, 1),
+            "prev_actions": batch[PREV_ACTIONS].long().transpose(0, 1),
+            "rewards": batch[PREV_REWARDS].float().transpose(0, 1),
+            "continues": batch[CONTINUES].float().transpose(0, 1),
+            **{k: batch[STATE_COLUMN.format(k)].float() for k in STATE_KEYS},
+        }
+        seq = observe_sequence(nets, seq_batch)
+        loss_wm, wm_metrics = world_model_loss(nets, seq_batch, seq, losses)
+        imag = imagine(nets, seq, losses.horizon)
+        loss_ac, ac_metrics = actor_critic_loss(nets, imag, losses)
+        metrics = {
+            WORLD_MODEL_LOSS_KEY: loss_wm.detach(),
+            ACTOR_LOSS_KEY: ac_metrics.pop("actor"),
+            CRITIC_LOSS_KEY: ac_metrics.pop("critic"),
+            **{f"wm_{k}": v for k, v in wm_metrics.items()},
+            **ac_metrics,
+        }
+        self.metrics.log_dict(metrics, key=module_id, window=1)
+        return loss_wm + loss_ac
+
+    @override(TorchLearner)
+    def apply_gradients(self, gradients_dict: ParamDict) -> None:
+        """One optimizer step, then move the slow critic toward the critic (EMA)."""
+        super().apply_gradients(gradients_dict)
+        for module_id in self.module.keys():
+            agent = self.module[module_id].unwrapped().nets.agent
+            rate = self.config.get_config_for_module(module_id).slow_critic_rate
+            polyak_update(agent.slow_critic, agent.critic, rate)

@@ -1,0 +1,206 @@
+"""One training step of the meta world-model agent, as functions of the nets and a batch.
+
+    observe_sequence      posterior rollout of the RSSM (and the policy memory) over real steps
+    world_model_loss      pred (symlog MSE decoder + two-hot reward + Bernoulli continue)
+                          + 0.5 dyn + 0.1 rep KL with free bits
+    imagine               H steps of prior rollout from every real state, actions from the actor
+    actor_critic_loss     REINFORCE with lambda-returns scaled by max(1, EMA(P95 - P5)), entropy
+                          bonus; two-hot critic toward the lambda-returns plus a slow-critic
+                          regulariser
+
+Batches are time-major (T, B): ``obs`` o_t, ``prev_actions`` a_{t-1} (-1 at a trial's start),
+``rewards`` r_{t-1} (the reward received on entering o_t; 0 at a trial's start), ``continues``
+(0 when o_t is the last observation of a terminated trial), and the carried state before o_0
+(``h``, ``z``, ``m`` as the env runner left them; zeros at a trial's start).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from edge_rl.models.world_model.functions import (
+    ema_update,
+    kl_balanced_losses,
+    lambda_returns,
+    percentile_scale,
+    symlog,
+    two_hot_decode,
+    two_hot_loss,
+)
+from edge_rl.models.world_model.networks import MetaDreamerNets
+
+
+@dataclass(frozen=True)
+class DreamerLossConfig:
+    """Loss weights and imagination settings (DreamerV3's defaults unless noted).
+
+    Attributes:
+        dyn_scale, rep_scale: KL weights (0.5, 0.1); free_bits: 1 nat.
+        horizon: imagination steps H (15).
+        gamma: discount (0.997; per job decision here); lam: lambda of the returns (0.95).
+        entropy: actor entropy bonus (3e-4).
+        slow_reg: weight of the slow-critic regulariser (1.0).
+        return_decay: EMA decay of the return range (0.99).
+    """
+
+    dyn_scale: float = 0.5
+    rep_scale: float = 0.1
+    free_bits: float = 1.0
+    horizon: int = 15
+    gamma: float = 0.997
+    lam: float = 0.95
+    entropy: float = 3e-4
+    slow_reg: float = 1.0
+    return_decay: float = 0.99
+
+
+def _onehot(actions: torch.Tensor, num_actions: int) -> torch.Tensor:
+    """One-hot of integer actions; -1 (no previous action) gives zeros."""
+    valid = actions >= 0
+    out = F.one_hot(actions.clamp_min(0).long(), num_actions).float()
+    return out * valid.unsqueeze(-1).float()
+
+
+def observe_sequence(
+    nets: MetaDreamerNets, batch: dict[str, torch.Tensor]
+) -> dict[str, torch.Tensor]:
+    """Posterior rollout over T real steps: feats, prior/post logits and the policy memory."""
+    wm, ag = nets.world_model, nets.agent
+    obs_TBO = batch["obs"]
+    T, B = obs_TBO.shape[:2]
+    embed_TBE = wm.embed(obs_TBO)
+    prev_a_TBA = _onehot(batch["prev_actions"], nets.num_actions)
+    h, z, m = batch["h"], batch["z"], batch["m"]
+    assert h.shape == (B, nets.cfg.deter), (h.shape, B)
+    feats, posts, priors, mems = [], [], [], []
+    for t in range(T):
+        h, prior = wm.img_step(h, z, prev_a_TBA[t])
+        post = wm.posterior(h, embed_TBE[t])
+        z = wm.sample(post)
+        feat = torch.cat([h, z], dim=-1)
+        m = ag.remember(m, feat.detach(), prev_a_TBA[t])
+        feats.append(feat)
+        posts.append(post)
+        priors.append(prior)
+        mems.append(m)
+    return {
+        "feat": torch.stack(feats),
+        "post": torch.stack(posts),
+        "prior": torch.stack(priors),
+        "m": torch.stack(mems),
+    }
+
+
+def world_model_loss(
+    nets: MetaDreamerNets,
+    batch: dict[str, torch.Tensor],
+    seq: dict[str, torch.Tensor],
+    cfg: DreamerLossConfig,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """pred + dyn_scale * dyn + rep_scale * rep, averaged over (T, B)."""
+    wm = nets.world_model
+    feat = seq["feat"]
+    decoder_TB = ((wm.decoder(feat) - symlog(batch["obs"])) ** 2).sum(-1)
+    reward_TB = two_hot_loss(wm.reward_head(feat), batch["rewards"].float(), wm.bins)
+    cont_TB = F.binary_cross_entropy_with_logits(
+        wm.continue_head(feat).squeeze(-1), batch["continues"].float(), reduction="none"
+    )
+    dyn_TB, rep_TB = kl_balanced_losses(seq["post"], seq["prior"], cfg.free_bits)
+    total = decoder_TB + reward_TB + cont_TB + cfg.dyn_scale * dyn_TB + cfg.rep_scale * rep_TB
+    metrics = {
+        "decoder": decoder_TB.mean().detach(),
+        "reward": reward_TB.mean().detach(),
+        "continue": cont_TB.mean().detach(),
+        "kl_dyn": dyn_TB.mean().detach(),
+        "kl_rep": rep_TB.mean().detach(),
+    }
+    return total.mean(), metrics
+
+
+def imagine(
+    nets: MetaDreamerNets, seq: dict[str, torch.Tensor], horizon: int
+) -> dict[str, torch.Tensor]:
+    """Roll the prior forward ``horizon`` steps from every real step (N = T*B starts).
+
+    Dynamics run without gradients (the actor learns by REINFORCE); the policy memory keeps
+    its gradients, so the actor loss also trains how the memory was formed on real steps.
+    """
+    wm, ag = nets.world_model, nets.agent
+    feat = seq["feat"].detach().flatten(0, 1)
+    m = seq["m"].flatten(0, 1)
+    h, z = feat[:, : nets.cfg.deter], feat[:, nets.cfg.deter :]
+    feats, mems, actions, logps, entropies = [feat], [m], [], [], []
+    for _ in range(horizon):
+        logits = ag.logits(feat, m)
+        dist = torch.distributions.Categorical(logits=logits)
+        action = dist.sample()
+        logps.append(dist.log_prob(action))
+        entropies.append(dist.entropy())
+        actions.append(action)
+        a = F.one_hot(action, nets.num_actions).float()
+        with torch.no_grad():
+            h, prior = wm.img_step(h, z, a)
+            z = wm.sample(prior)
+            feat = torch.cat([h, z], dim=-1)
+        m = ag.remember(m, feat, a)
+        feats.append(feat)
+        mems.append(m)
+    return {
+        "feat": torch.stack(feats),  # (H+1, N, F)
+        "m": torch.stack(mems),  # (H+1, N, M)
+        "actions": torch.stack(actions),  # (H, N)
+        "logp": torch.stack(logps),  # (H, N)
+        "entropy": torch.stack(entropies),  # (H, N)
+    }
+
+
+def actor_critic_loss(
+    nets: MetaDreamerNets,
+    imag: dict[str, torch.Tensor],
+    cfg: DreamerLossConfig,
+    update_scale: bool = True,
+) -> tuple[torch.Tensor, dict[str, Any]]:
+    """Actor (REINFORCE, scaled advantages, entropy) + critic (two-hot + slow regulariser).
+
+    ``nets.agent.return_scale`` (the EMA of P95 - P5 of the returns) is updated in place when
+    ``update_scale``.
+    """
+    wm, ag = nets.world_model, nets.agent
+    feat = imag["feat"]
+    m_sg = imag["m"].detach()
+    with torch.no_grad():
+        next_feat = feat[1:]
+        rewards_HN = two_hot_decode(wm.reward_head(next_feat), wm.bins)
+        continues_HN = torch.sigmoid(wm.continue_head(next_feat).squeeze(-1))
+        values_H1N = two_hot_decode(ag.value_logits(feat, m_sg), wm.bins)
+        returns_HN = lambda_returns(
+            rewards_HN, continues_HN, values_H1N[:-1], values_H1N[-1], cfg.gamma, cfg.lam
+        )
+        weights_HN = torch.cumprod(
+            torch.cat([torch.ones_like(continues_HN[:1]), cfg.gamma * continues_HN[:-1]]), dim=0
+        )
+        if update_scale:
+            ema_update(ag.return_scale, percentile_scale(returns_HN), cfg.return_decay)
+        scale = torch.clamp(ag.return_scale, min=1.0)
+        advantages_HN = (returns_HN - values_H1N[:-1]) / scale
+        slow_HN = two_hot_decode(ag.value_logits(feat[:-1], m_sg[:-1], slow=True), wm.bins)
+
+    actor_HN = -(imag["logp"] * advantages_HN + cfg.entropy * imag["entropy"])
+    actor = (weights_HN * actor_HN).mean()
+    value_logits = ag.value_logits(feat[:-1], m_sg[:-1])
+    critic_HN = two_hot_loss(value_logits, returns_HN, wm.bins)
+    critic_HN = critic_HN + cfg.slow_reg * two_hot_loss(value_logits, slow_HN, wm.bins)
+    critic = (weights_HN * critic_HN).mean()
+    metrics = {
+        "actor": actor.detach(),
+        "critic": critic.detach(),
+        "policy_entropy": imag["entropy"].mean().detach(),
+        "imagined_return": returns_HN.mean(),
+        "imagined_reward": rewards_HN.mean(),
+        "return_scale": ag.return_scale.detach().clone(),
+    }
+    return actor + critic, metrics

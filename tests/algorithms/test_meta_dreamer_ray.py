@@ -1,0 +1,174 @@
+"""Meta-Dreamer on RLlib: memory across a trial's episodes, one iteration, checkpoints, CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from edge_rl.algorithms.checkpoint_policy import CheckpointPolicy
+from edge_rl.algorithms.meta_dreamer.meta_dreamer import MetaDreamerConfig
+from edge_rl.algorithms.registry import register_rllib_envs
+from edge_rl.cli import main
+
+pytestmark = pytest.mark.ray
+
+ENV = {"preset": "park", "episodes_per_trial": 2, "jobs_per_episode": 12}
+
+
+def _config(num_env_runners: int = 0) -> MetaDreamerConfig:
+    register_rllib_envs()
+    return (
+        MetaDreamerConfig()
+        .environment("edge_rl/LoadBalanceTrials-v0", env_config=dict(ENV))
+        .env_runners(
+            num_env_runners=num_env_runners,
+            num_envs_per_env_runner=2,
+            rollout_fragment_length=16,
+            num_cpus_per_env_runner=0.5,
+        )
+        .training(
+            model_size="debug",
+            batch_size_B=2,
+            batch_length_T=8,
+            horizon=3,
+            train_ratio=16.0,
+            num_steps_sampled_before_learning_starts=16,
+        )
+        .debugging(seed=0)
+    )
+
+
+def test_memory_is_carried_across_episodes_and_reset_between_trials() -> None:
+    """Replay the env runner's greedy steps through the nets: each step's state must follow
+    from the previous step's state (also across the inner-episode boundary), and a trial's
+    first step from the initial (zero) state."""
+    from ray.rllib.env.single_agent_env_runner import SingleAgentEnvRunner
+
+    runner = SingleAgentEnvRunner(config=_config())
+    episodes = runner.sample(num_episodes=3, explore=False)
+    nets = runner.module.nets
+    trials = [e for e in episodes if e.is_terminated]
+    assert len(trials) >= 2
+    for episode in trials:
+        obs = np.asarray(episode.get_observations())
+        states = episode.get_extra_model_outputs(key="state_out")
+        actions = np.asarray(episode.get_actions())
+        n = (obs.shape[1] - 3) // 3  # servers
+        flags = obs[:, 2 * n + 2]  # MetaTrialEnv's new-inner-episode flag
+        assert len(actions) == 2 * ENV["jobs_per_episode"]
+        assert flags[ENV["jobs_per_episode"]] == 1.0  # the second inner episode starts here
+        state = nets.initial_state(1)
+        for t in range(len(actions)):
+            with torch.no_grad():
+                action, _, state = nets.act(state, torch.as_tensor(obs[t : t + 1]), greedy=True)
+            assert int(action) == int(actions[t])
+            for key in ("h", "m"):
+                np.testing.assert_allclose(state[key][0].numpy(), states[key][t], atol=1e-5)
+    runner.stop()
+
+
+def test_one_iteration_and_checkpoint_round_trip(ray_session, tmp_path: Path) -> None:
+    algo = _config(num_env_runners=0).build_algo()
+    try:
+        for _ in range(3):
+            result = algo.train()
+        assert result["num_gradient_updates_lifetime"] >= 1
+        learner = result["learners"]["default_policy"]
+        for key in ("world_model_loss", "actor_loss", "critic_loss", "wm_kl_dyn"):
+            assert np.isfinite(learner[key]), key
+        assert len(algo.replay) > 0
+        path = algo.save_to_path(str(tmp_path / "ckpt"))
+        weights = algo.get_module().state_dict()
+    finally:
+        algo.stop()
+    restored = _config(num_env_runners=0).build_algo()
+    try:
+        restored.restore_from_path(path)
+        for key, value in restored.get_module().state_dict().items():
+            assert torch.equal(value, weights[key]), key
+        assert len(restored.replay) > 0 and restored._num_updates >= 1
+    finally:
+        restored.stop()
+    # the Ray-free greedy policy of the checkpoint keeps its memory within a trial
+    policy = CheckpointPolicy(path, seed=0)
+    assert policy.stateful
+    from edge_rl.envs.load_balance.trial import MetaTrialEnv
+
+    env = MetaTrialEnv(**ENV)
+    obs, _ = env.reset(seed=0)
+    policy.reset(env)
+    first = {k: v.clone() for k, v in policy._state.items()}
+    policy.act(obs, env)
+    assert not torch.equal(policy._state["h"], first["h"])
+    policy.reset(env)
+    assert torch.equal(policy._state["h"], first["h"])
+
+
+def test_bad_settings_name_the_fix() -> None:
+    with pytest.raises(ValueError, match="model_size='huge'.*debug"):
+        _config().training(model_size="huge").validate()
+    with pytest.raises(ValueError, match="batch_length_T=0"):
+        _config().training(batch_length_T=0).validate()
+    with pytest.raises(ValueError, match="lambda_"):
+        _config().training(lambda_=1.5).validate()
+
+
+def test_train_and_evaluate_schedule_commands(ray_session, tmp_path: Path, capsys) -> None:
+    run = tmp_path / "md"
+    code = main(
+        [
+            "train", "--algo", "meta-dreamer", "--env", "load-balance-trials", "--preset", "park",
+            "--timesteps", "96", "--envs-per-runner", "2", "--output", str(run),
+            "--set", "model_size=debug", "--set", "batch_size_B=2", "--set", "batch_length_T=8",
+            "--set", "num_steps_sampled_before_learning_starts=32", "--set", "horizon=2",
+            "--set", "rollout_fragment_length=16",
+            "--set", "env.jobs_per_episode=12", "--set", "env.episodes_per_trial=2",
+        ]
+    )  # fmt: skip
+    assert code == 0
+    assert (run / "checkpoints" / "final").is_dir()
+    report = tmp_path / "adapt.json"
+    code = main(
+        [
+            "evaluate", "--checkpoint", str(run), "--policy", "shortest-expected-delay",
+            "--schedule", "pareto-55:1,uniform-100:2", "--seeds", "0", "1",
+            "--set", "jobs_per_episode=12", "--json", str(report),
+            "--plot", str(tmp_path / "adapt.png"),
+        ]
+    )  # fmt: skip
+    assert code == 0
+    data = json.loads(report.read_text())
+    curves = data["adaptation"]
+    assert set(curves) == {"shortest-expected-delay", "meta-dreamer"}
+    assert [row["task"] for row in curves["meta-dreamer"]] == [
+        "pareto-55", "uniform-100", "uniform-100"
+    ]  # fmt: skip
+    assert all(row["n"] == 2 for row in curves["meta-dreamer"])
+    assert (tmp_path / "adapt.png").stat().st_size > 0
+    assert "mean JCT per episode" in capsys.readouterr().out
+
+
+def test_rl2_ppo_is_ppo_with_an_lstm(ray_session, tmp_path: Path, monkeypatch) -> None:
+    from edge_rl.training.algos import RunSpec, build_config
+
+    config = build_config(RunSpec(algo="rl2-ppo", env="load-balance-trials", preset="family"))
+    assert config.model_config["use_lstm"] is True
+    assert config.model_config["max_seq_len"] >= 32
+    run = tmp_path / "rl2"
+    monkeypatch.chdir(tmp_path)  # a relative --output (RLlib's checkpoint writer needs care)
+    code = main(
+        [
+            "train", "--algo", "rl2-ppo", "--env", "load-balance-trials", "--timesteps", "256",
+            "--envs-per-runner", "2", "--output", "rl2",
+            "--set", "train_batch_size_per_learner=256", "--set", "minibatch_size=128",
+            "--set", "env.jobs_per_episode=12",
+        ]
+    )  # fmt: skip
+    assert code == 0
+    assert (run / "checkpoints" / "final").is_dir()
+    policy = CheckpointPolicy("rl2", seed=0)
+    assert policy.stateful

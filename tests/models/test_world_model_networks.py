@@ -1,0 +1,129 @@
+"""World model + RL^2 actor-critic nets: shapes, state handling, gradient routing, learning."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from edge_rl.models.world_model import (
+    WORLD_MODEL_PRESETS,
+    DreamerLossConfig,
+    MetaDreamerNets,
+    WorldModelConfig,
+    actor_critic_loss,
+    imagine,
+    observe_sequence,
+    world_model_loss,
+)
+
+OBS, ACTIONS = 7, 3
+
+
+def _batch(nets: MetaDreamerNets, T: int = 6, B: int = 4, seed: int = 0) -> dict:
+    g = torch.Generator().manual_seed(seed)
+    state = nets.initial_state(B)
+    return {
+        "obs": torch.rand(T, B, OBS, generator=g),
+        "prev_actions": torch.randint(-1, ACTIONS, (T, B), generator=g),
+        "rewards": -5 * torch.rand(T, B, generator=g),
+        "continues": torch.ones(T, B),
+        "h": state["h"],
+        "z": state["z"],
+        "m": state["m"],
+    }
+
+
+@pytest.mark.parametrize("preset", ["debug", "small"])
+def test_shapes_of_a_training_pass(preset):
+    cfg = WORLD_MODEL_PRESETS[preset]
+    nets = MetaDreamerNets(OBS, ACTIONS, cfg)
+    batch = _batch(nets)
+    seq = observe_sequence(nets, batch)
+    assert seq["feat"].shape == (6, 4, cfg.deter + cfg.stoch * cfg.classes)
+    assert seq["post"].shape == seq["prior"].shape == (6, 4, cfg.stoch, cfg.classes)
+    assert seq["m"].shape == (6, 4, cfg.memory)
+    # latents are one-hot per categorical variable
+    z = seq["feat"][..., cfg.deter :].reshape(6, 4, cfg.stoch, cfg.classes).detach()
+    assert torch.allclose(z.sum(-1), torch.ones(6, 4, cfg.stoch))
+    imag = imagine(nets, seq, horizon=5)
+    assert imag["feat"].shape == (6, 24, seq["feat"].shape[-1])
+    assert imag["actions"].shape == imag["logp"].shape == (5, 24)
+    loss_wm, metrics = world_model_loss(nets, batch, seq, DreamerLossConfig())
+    loss_ac, ac = actor_critic_loss(nets, imag, DreamerLossConfig(horizon=5))
+    assert loss_wm.ndim == 0 and loss_ac.ndim == 0
+    assert metrics["kl_dyn"].item() >= 1.0  # free bits: never below 1 nat
+
+
+def test_default_preset_is_32x32():
+    cfg = WORLD_MODEL_PRESETS["default"]
+    assert (cfg.stoch, cfg.classes) == (32, 32)
+    with pytest.raises(ValueError, match="stoch"):
+        WorldModelConfig(stoch=0)
+    with pytest.raises(ValueError, match="unimix"):
+        WorldModelConfig(unimix=1.5)
+
+
+def test_act_carries_state_and_acts_greedily():
+    torch.manual_seed(0)
+    nets = MetaDreamerNets(OBS, ACTIONS, WORLD_MODEL_PRESETS["debug"])
+    state = nets.initial_state(2)
+    obs = torch.rand(2, OBS)
+    a1, logits, s1 = nets.act(state, obs, greedy=True)
+    assert a1.shape == (2,) and logits.shape == (2, ACTIONS)
+    assert torch.equal(a1, logits.argmax(-1))
+    assert torch.equal(s1["a"], torch.nn.functional.one_hot(a1, ACTIONS).float())
+    assert s1["h"].abs().sum() > 0 and s1["m"].abs().sum() > 0
+    # greedy steps are deterministic, and the state changes what comes next
+    a1b, _, s1b = nets.act(state, obs, greedy=True)
+    assert torch.equal(a1, a1b) and torch.allclose(s1["h"], s1b["h"])
+    _, _, s2 = nets.act(s1, obs, greedy=True)
+    assert not torch.allclose(s2["h"], s1["h"])
+
+
+def test_losses_touch_only_their_own_parameters():
+    torch.manual_seed(0)
+    nets = MetaDreamerNets(OBS, ACTIONS, WORLD_MODEL_PRESETS["debug"])
+    batch = _batch(nets)
+    seq = observe_sequence(nets, batch)
+    loss_wm, _ = world_model_loss(nets, batch, seq, DreamerLossConfig())
+    loss_wm.backward()
+    assert all(p.grad is None for p in nets.agent.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in nets.world_model.parameters())
+    nets.zero_grad(set_to_none=True)
+    seq = observe_sequence(nets, batch)
+    loss_ac, _ = actor_critic_loss(nets, imagine(nets, seq, 4), DreamerLossConfig(horizon=4))
+    loss_ac.backward()
+    assert all(p.grad is None for p in nets.world_model.parameters())
+    # the recurrent memory learns from the actor loss (RL^2), the critic from its own loss
+    assert nets.agent.memory.weight_ih.grad.abs().sum() > 0
+    assert nets.agent.actor[0].weight.grad.abs().sum() > 0
+    assert all(p.grad is None for p in nets.agent.slow_critic.parameters())
+
+
+def test_world_model_fits_a_fixed_batch():
+    torch.manual_seed(0)
+    nets = MetaDreamerNets(OBS, ACTIONS, WORLD_MODEL_PRESETS["debug"])
+    batch = _batch(nets, T=8, B=8)
+    opt = torch.optim.Adam(nets.world_model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(60):
+        seq = observe_sequence(nets, batch)
+        loss, _ = world_model_loss(nets, batch, seq, DreamerLossConfig())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.6 * losses[0], (losses[0], losses[-1])
+
+
+def test_return_scale_is_an_ema_of_the_return_range():
+    torch.manual_seed(0)
+    nets = MetaDreamerNets(OBS, ACTIONS, WORLD_MODEL_PRESETS["debug"])
+    seq = observe_sequence(nets, _batch(nets))
+    assert nets.agent.return_scale.item() == 0.0
+    actor_critic_loss(nets, imagine(nets, seq, 3), DreamerLossConfig(horizon=3, return_decay=0.5))
+    first = nets.agent.return_scale.item()
+    assert first >= 0.0
+    actor_critic_loss(nets, imagine(nets, seq, 3), DreamerLossConfig(horizon=3), update_scale=False)
+    assert nets.agent.return_scale.item() == first
+    assert "agent.return_scale" in nets.state_dict()  # checkpoints carry it
