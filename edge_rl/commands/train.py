@@ -81,6 +81,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--output", type=Path, default=None, help="run directory (required)")
     p.add_argument("--resume", type=Path, default=None, metavar="DIR", help="continue a run")
     p.add_argument("--address", default=None, help="Ray cluster address (default: local Ray)")
+    p.add_argument(
+        "--init-from",
+        type=Path,
+        default=None,
+        metavar="CHECKPOINT",
+        help="start from the policy weights of a checkpoint or run dir of the same algorithm "
+        "(e.g. train on task B after A, for forgetting studies)",
+    )
     p.add_argument("--checkpoint-every", type=int, default=10, metavar="ITERS")
     p.add_argument(
         "--keep-checkpoints",
@@ -290,6 +298,21 @@ def run(args: argparse.Namespace) -> int:
     config = _check_config(spec)
     if args.max_minutes is not None and args.max_minutes <= 0:
         raise UsageError(f"--max-minutes {args.max_minutes}: must be > 0")
+    init_from = None
+    if args.init_from is not None:
+        from edge_rl.algorithms.checkpoint_policy import resolve_checkpoint
+
+        if resume:
+            raise UsageError("--init-from starts a new run; it does not go with --resume")
+        try:
+            init_from, init_spec = resolve_checkpoint(args.init_from)
+        except FileNotFoundError as err:
+            raise UsageError(f"--init-from: {err}") from None
+        if init_spec and init_spec.get("algo") != spec.algo:
+            raise UsageError(
+                f"--init-from {args.init_from} holds a {init_spec.get('algo')} policy; "
+                f"--algo is {spec.algo}: use a checkpoint of the same algorithm"
+            )
     if args.keep_checkpoints < 0:
         raise UsageError(f"--keep-checkpoints {args.keep_checkpoints}: must be >= 0 (0 keeps all)")
     if args.checkpoint_every < 0:
@@ -329,6 +352,7 @@ def run(args: argparse.Namespace) -> int:
             keep=args.keep_checkpoints,
             on_result=tracker.log if tracker else None,
             max_minutes=args.max_minutes,
+            init_from=init_from,
         )
     finally:
         if tracker is not None:

@@ -252,6 +252,18 @@ def _check_finite(row: dict[str, float | None], last_ckpt: Path | None) -> None:
             )
 
 
+def init_weights(algo: Any, checkpoint: Path) -> None:
+    """Load the RLModule weights of ``checkpoint`` into a fresh run (continual learning:
+    train on task A, then on B from A's weights) and send them to the env runners. Counters,
+    optimizer state and replay start afresh."""
+    from edge_rl.algorithms.checkpoint_policy import MODULE_SUBPATH
+
+    component = str(MODULE_SUBPATH)
+    path = Path(checkpoint).resolve() / MODULE_SUBPATH
+    algo.restore_from_path(str(path), component=component)
+    algo.env_runner_group.sync_weights(from_worker_or_learner_group=algo.learner_group)
+
+
 def run_training(
     spec: RunSpec,
     output: Path,
@@ -262,6 +274,7 @@ def run_training(
     on_result: Callable[[dict[str, float | None]], None] | None = None,
     after_iteration: Callable[[Any], None] | None = None,
     max_minutes: float | None = None,
+    init_from: Path | None = None,
 ) -> TrainResult:
     """Train until ``spec.timesteps`` env steps (or ``max_minutes`` of wall-clock time, when
     given), writing metrics and checkpoints under ``output``.
@@ -287,6 +300,9 @@ def run_training(
         config = build_config(spec)
         save_run_spec(output, spec, config_summary(config))
         algo = config.build_algo()
+        if init_from is not None:
+            init_weights(algo, init_from)
+            log(f"weights initialised from {init_from}")
     writer = MetricsWriter(output)
     if resume and writer.drop_rows_after(algo.iteration):
         log(f"metrics rows after iteration {algo.iteration} dropped: they are redone from there")

@@ -151,6 +151,29 @@ def test_train_and_evaluate_schedule_commands(ray_session, tmp_path: Path, capsy
     assert (tmp_path / "adapt.png").stat().st_size > 0
     assert "mean JCT per episode" in capsys.readouterr().out
 
+    # --init-from: a new run (task B) starts from the weights of the first (task A); with no
+    # update before it ends, its final weights are exactly those
+    run_b = tmp_path / "md-b"
+    code = main(
+        [
+            "train", "--algo", "meta-dreamer", "--env", "load-balance-trials",
+            "--preset", "uniform-100", "--timesteps", "32", "--envs-per-runner", "2",
+            "--output", str(run_b), "--init-from", str(run),
+            "--set", "model_size=debug", "--set", "num_steps_sampled_before_learning_starts=1000",
+            "--set", "rollout_fragment_length=16", "--set", "env.jobs_per_episode=12",
+        ]
+    )  # fmt: skip
+    assert code == 0
+    a = CheckpointPolicy(run).module.state_dict()
+    b = CheckpointPolicy(run_b).module.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    code = main(
+        ["train", "--algo", "rl2-ppo", "--env", "load-balance-trials", "--output",
+         str(tmp_path / "x"), "--init-from", str(run)]
+    )  # fmt: skip
+    assert code == 2
+    assert "same algorithm" in capsys.readouterr().err
+
 
 def test_rl2_ppo_is_ppo_with_an_lstm(ray_session, tmp_path: Path, monkeypatch) -> None:
     from edge_rl.training.algos import RunSpec, build_config
