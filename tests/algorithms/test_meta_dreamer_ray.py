@@ -151,6 +151,21 @@ def test_train_and_evaluate_schedule_commands(ray_session, tmp_path: Path, capsy
     assert (tmp_path / "adapt.png").stat().st_size > 0
     assert "mean JCT per episode" in capsys.readouterr().out
 
+    # greedy learning curve over the run's checkpoints (scripts/eval_checkpoints.py)
+    import subprocess
+    import sys
+
+    script = Path(__file__).resolve().parents[2] / "scripts" / "eval_checkpoints.py"
+    curves = tmp_path / "curves.json"
+    done = subprocess.run(
+        [sys.executable, str(script), str(run), "--seeds", "0", "--json", str(curves)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    points = json.loads(curves.read_text())["curves"][0]["points"]
+    assert points[-1]["checkpoint"] == "final" and points[-1]["env_steps"] >= 96
+    assert np.isfinite(points[-1]["mean_jct"]["mean"])
+
     # --init-from: a new run (task B) starts from the weights of the first (task A); with no
     # update before it ends, its final weights are exactly those
     run_b = tmp_path / "md-b"

@@ -1,0 +1,133 @@
+#!/usr/bin/env python
+"""Greedy learning curves: evaluate every checkpoint of one or more `edge-rl train` runs.
+
+    python scripts/eval_checkpoints.py runs/adsac-s0 runs/d2sac-s0 --seeds 0 1 2 3 4 \
+        --json results/greedy_curves.json --png results/greedy_curves.png
+
+Each periodic checkpoint (``checkpoints/iter_*``, keep them with ``--keep-checkpoints 0``) and
+the final one is evaluated with its greedy policy on the run's own env, preset and knobs (one
+episode per seed, as ``edge-rl evaluate --checkpoint``). Its x position is the run's env-step
+count and wall-clock minutes at that iteration (from metrics.csv). The figure (``--metric``:
+``return`` on AIGC, ``mean_jct`` on load balancing) is plotted as mean with 95% CI per run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge_rl.algorithms.checkpoint_policy import CheckpointPolicy
+from edge_rl.evaluation import evaluate, mean_ci
+
+
+def _iteration_rows(run: Path) -> dict[int, dict[str, str]]:
+    with (run / "metrics.csv").open() as f:
+        return {int(float(r["train/iteration"])): r for r in csv.DictReader(f)}
+
+
+def checkpoints_of(run: Path) -> list[tuple[int, Path]]:
+    """(iteration, path) of every checkpoint of a run, the final one last."""
+    rows = _iteration_rows(run)
+    found = [(int(p.name.split("_")[1]), p) for p in sorted((run / "checkpoints").glob("iter_*"))]
+    final = run / "checkpoints" / "final"
+    if final.is_dir():
+        found.append((max(rows) if rows else 0, final))
+    return found
+
+
+def evaluate_run(run: Path, seeds: list[int], metric: str) -> dict[str, Any]:
+    spec = json.loads((run / "run.json").read_text())["spec"]
+    rows = _iteration_rows(run)
+    points = []
+    for iteration, path in checkpoints_of(run):
+        row = rows.get(iteration, {})
+        records = evaluate(
+            spec["env"],
+            spec["preset"],
+            lambda seed, path=path: CheckpointPolicy(path, seed=seed),
+            seeds,
+            world_seed=spec.get("world_seed"),
+            **(spec.get("env_overrides") or {}),
+        )
+        values = [r.metrics[metric] for r in records]
+        crashes = [r.metrics.get("crash_events") for r in records]
+        point = {
+            "checkpoint": path.name,
+            "iteration": iteration,
+            "env_steps": float(row.get("env/steps") or "nan"),
+            "minutes": float(row.get("perf/elapsed_s") or "nan") / 60.0,
+            metric: mean_ci(values).to_dict(),
+        }
+        if all(c is not None for c in crashes):
+            point["crash_events"] = float(np.mean(crashes))
+        points.append(point)
+        print(
+            f"{run.name:<24} {path.name:<12} steps {point['env_steps']:>9,.0f}  "
+            f"{point['minutes']:6.1f} min  {metric} {point[metric]['mean']:9.1f} "
+            f"± {point[metric]['ci95']:.1f}"
+            + (f"  crashes {point['crash_events']:.1f}" if "crash_events" in point else "")
+        )
+    return {"run": str(run), "algo": spec["algo"], "points": points}
+
+
+def plot(curves: list[dict[str, Any]], metric: str, x: str, path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for curve in curves:
+        pts = curve["points"]
+        xs = np.array([p[x] for p in pts])
+        mean = np.array([p[metric]["mean"] for p in pts])
+        ax.plot(xs, mean, marker="o", label=f"{curve['algo']} ({Path(curve['run']).name})")
+        ax.fill_between(
+            xs, [p[metric]["low"] for p in pts], [p[metric]["high"] for p in pts], alpha=0.15
+        )
+    ax.set_xlabel("env steps" if x == "env_steps" else "minutes of training")
+    ax.set_ylabel(f"greedy {metric} (mean, 95% CI over seeds)")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("runs", nargs="+", type=Path)
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
+    parser.add_argument("--metric", default=None, help="return (AIGC) or mean_jct (default)")
+    parser.add_argument("--x", choices=("env_steps", "minutes"), default="minutes")
+    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--png", type=Path, default=None)
+    parser.add_argument("--title", default="greedy evaluation of checkpoints")
+    args = parser.parse_args(argv)
+    curves = []
+    for run in args.runs:
+        if not (run / "run.json").is_file():
+            print(f"error: {run} is not a run directory of `edge-rl train`", file=sys.stderr)
+            return 2
+        env = json.loads((run / "run.json").read_text())["spec"]["env"]
+        metric = args.metric or ("return" if env == "aigc" else "mean_jct")
+        curves.append(evaluate_run(run, args.seeds, metric))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"seeds": args.seeds, "curves": curves}, indent=2) + "\n")
+        print(f"json: {args.json}")
+    if args.png:
+        plot(curves, metric, args.x, args.png, args.title)
+        print(f"plot: {args.png}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
