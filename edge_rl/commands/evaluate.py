@@ -164,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
                 f"note: {ckpt} was trained on {spec.get('env')}/{spec.get('preset')}, "
                 f"evaluated here on {args.env}/{args.preset}"
             )
-        name = _unique(spec.get("algo", "checkpoint"), {r.policy for r in records})
+        name = _unique(_checkpoint_name(ckpt, spec, checkpoints), {r.policy for r in records})
         records += evaluate(
             args.env,
             args.preset,
@@ -208,7 +208,7 @@ def _run_schedule(args: argparse.Namespace, checkpoints: list) -> int:
         for name in args.policy
     ]
     for ckpt, spec in checkpoints:
-        name = _unique(spec.get("algo", "checkpoint"), {n for n, _ in makers})
+        name = _unique(_checkpoint_name(ckpt, spec, checkpoints), {n for n, _ in makers})
         makers.append((name, lambda seed, c=ckpt, n=name: CheckpointPolicy(c, seed=seed, name=n)))
     records = []
     for name, maker in makers:
@@ -230,6 +230,14 @@ def _run_schedule(args: argparse.Namespace, checkpoints: list) -> int:
     if args.plot is not None:
         print(f"plot: {plot_adaptation(summary, schedule, args.plot, title=args.schedule)}")
     return 0
+
+
+def _checkpoint_name(ckpt: Path, spec: dict, checkpoints: list) -> str:
+    """The algorithm's name; "algo:run-dir" when several checkpoints share an algorithm."""
+    algo = spec.get("algo", "checkpoint")
+    if sum(1 for _, s in checkpoints if s.get("algo", "checkpoint") == algo) > 1:
+        return f"{algo}:{ckpt.parent.parent.name}"
+    return algo
 
 
 def _unique(name: str, taken: set[str]) -> str:

@@ -256,6 +256,17 @@ def build_config(spec: RunSpec) -> AlgorithmConfig:
             f"see `edge-rl train --algo {spec.algo} --show-config` for the valid keys"
         )
     config.update_from_dict(dict(spec.settings))
+    model = config.model_config if isinstance(config.model_config, dict) else {}
+    minibatch = getattr(config, "minibatch_size", None)
+    if model.get("use_lstm") and minibatch is not None:
+        seq = model.get("max_seq_len", RL2_MAX_SEQ_LEN)
+        if minibatch < 2 * seq:
+            # RLlib slices a recurrent policy's minibatches in whole sequences; smaller ones
+            # come out empty and fail deep inside the learner.
+            raise ValueError(
+                f"minibatch_size={minibatch} is too small for a recurrent policy with "
+                f"max_seq_len={seq}: use minibatch_size >= {2 * seq}"
+            )
     return config
 
 

@@ -196,6 +196,15 @@ def test_rl2_ppo_is_ppo_with_an_lstm(ray_session, tmp_path: Path, monkeypatch) -
     config = build_config(RunSpec(algo="rl2-ppo", env="load-balance-trials", preset="family"))
     assert config.model_config["use_lstm"] is True
     assert config.model_config["max_seq_len"] >= 32
+    with pytest.raises(ValueError, match="minibatch_size >= 128"):
+        build_config(
+            RunSpec(
+                algo="rl2-ppo",
+                env="load-balance-trials",
+                preset="family",
+                settings={"minibatch_size": 32},
+            )
+        )
     run = tmp_path / "rl2"
     monkeypatch.chdir(tmp_path)  # a relative --output (RLlib's checkpoint writer needs care)
     code = main(

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The meta-RL load-balancing study of the roadmap: train, then the standard, adaptation and
+# forgetting evaluations, with JSON reports and plots under $OUT.
+#
+#   scripts/meta_rl_study.sh [train|evaluate|forgetting|all]      (default: all)
+#
+# Environment knobs (defaults are the CPU-sized ones used for the figures in the README):
+#   MINUTES=35        wall-clock budget per training run (--max-minutes)
+#   FORGET_MINUTES=12 budget of each phase of the forgetting study (task A, then task B)
+#   SEEDS=20          evaluation seeds (0 .. SEEDS-1)
+#   RUNS=runs/meta    run directories;  OUT=results/meta  reports and plots
+#   ALGOS="meta-dreamer rl2-ppo a2c"
+#   GPUS=             e.g. GPUS=1 to put the learners on a GPU
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -d .venv ] && source .venv/bin/activate
+
+STAGE=${1:-all}
+MINUTES=${MINUTES:-35}
+FORGET_MINUTES=${FORGET_MINUTES:-12}
+SEEDS=${SEEDS:-20}
+RUNS=${RUNS:-runs/meta}
+OUT=${OUT:-results/meta}
+ALGOS=${ALGOS:-"meta-dreamer rl2-ppo a2c"}
+SEED_LIST=$(seq 0 $((SEEDS - 1)))
+GPU_FLAGS=()
+[ -n "${GPUS:-}" ] && GPU_FLAGS=(--gpus-per-learner "$GPUS")
+HEURISTICS="shortest-expected-delay least-observed-load least-work-left shortest-processing-time power-of-two-choices random"
+mkdir -p "$RUNS" "$OUT"
+
+train() {  # train ALGO DIR [extra flags...]: trials drawn from the task family's train split
+    local algo=$1 dir=$2
+    shift 2
+    [ -f "$dir/run.json" ] && { echo "exists: $dir (remove it to retrain)"; return 0; }
+    edge-rl train --algo "$algo" --env load-balance-trials --max-minutes "$MINUTES" \
+        --timesteps 100000000 --envs-per-runner 4 --set env.episodes_per_trial=2 --seed 0 \
+        --checkpoint-every 20 --keep-checkpoints 0 "${GPU_FLAGS[@]}" --output "$dir" "$@"
+}
+
+checkpoints() { for a in $ALGOS; do [ -d "$RUNS/$a" ] && echo "$RUNS/$a"; done; }
+
+if [[ $STAGE == train || $STAGE == all ]]; then
+    for algo in $ALGOS; do train "$algo" "$RUNS/$algo"; done
+fi
+
+if [[ $STAGE == evaluate || $STAGE == all ]]; then
+    # Standard: the default Park workload, one episode per seed.
+    edge-rl evaluate --schedule park:1 --seeds $SEED_LIST --policy $HEURISTICS \
+        --checkpoint $(checkpoints) --json "$OUT/standard.json" --plot "$OUT/standard.png"
+    # Adaptation: a switch between trained-on tasks, and a switch to held-out tasks (never
+    # drawn in training); memory kept, no gradient steps.
+    edge-rl evaluate --schedule "pareto-55:2,uniform-100:3" --seeds $SEED_LIST \
+        --policy $HEURISTICS --checkpoint $(checkpoints) \
+        --json "$OUT/adapt_switch.json" --plot "$OUT/adapt_switch.png"
+    edge-rl evaluate --schedule "park:2,sample-held-out:3" --seeds $SEED_LIST \
+        --policy $HEURISTICS --checkpoint $(checkpoints) \
+        --json "$OUT/adapt_held_out.json" --plot "$OUT/adapt_held_out.png"
+fi
+
+if [[ $STAGE == forgetting || $STAGE == all ]]; then
+    # Forgetting: train on A, then on B starting from A's weights; evaluate both on A.
+    MINUTES=$FORGET_MINUTES train meta-dreamer "$RUNS/forget-A" --preset pareto-55
+    MINUTES=$FORGET_MINUTES train meta-dreamer "$RUNS/forget-AB" --preset uniform-100 \
+        --init-from "$RUNS/forget-A"
+    edge-rl evaluate --schedule pareto-55:2 --seeds $SEED_LIST \
+        --checkpoint "$RUNS/forget-A" "$RUNS/forget-AB" --policy shortest-expected-delay \
+        --json "$OUT/forgetting_on_A.json"
+    edge-rl evaluate --schedule uniform-100:2 --seeds $SEED_LIST \
+        --checkpoint "$RUNS/forget-A" "$RUNS/forget-AB" --policy shortest-expected-delay \
+        --json "$OUT/forgetting_on_B.json"
+fi
