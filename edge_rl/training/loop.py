@@ -349,7 +349,7 @@ def run_training(
                     for old in sorted(ckpt_root.glob("iter_*"))[:-keep]:
                         shutil.rmtree(old, ignore_errors=True)
             last_known.update({k: v for k, v in row.items() if v is not None})
-            log(_progress_line(it, steps, spec.timesteps, last_known, elapsed))
+            log(_progress_line(it, steps, spec.timesteps, last_known, elapsed, max_minutes))
             if done:
                 break
         final = Path(algo.save_to_path(str(ckpt_root / "final")))
@@ -363,10 +363,17 @@ def run_training(
 
 
 def _progress_line(
-    it: int, steps: int, target: int, row: dict[str, float | None], elapsed: float
+    it: int,
+    steps: int,
+    target: int,
+    row: dict[str, float | None],
+    elapsed: float,
+    max_minutes: float | None = None,
 ) -> str:
     rate = steps / elapsed if elapsed > 0 else 0.0
     left = (target - steps) / rate if rate > 0 and steps < target else 0.0
+    if max_minutes is not None:  # whichever budget runs out first
+        left = min(left, max(0.0, 60.0 * max_minutes - elapsed))
     ret = row.get("env/episode_return_mean")
     crash = row.get("env/crash_events_mean")
     parts = [
