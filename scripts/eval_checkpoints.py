@@ -103,7 +103,10 @@ def plot(curves: list[dict[str, Any]], metric: str, x: str, path: Path, title: s
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("runs", nargs="+", type=Path)
+    parser.add_argument("runs", nargs="*", type=Path)
+    parser.add_argument(
+        "--from-json", type=Path, default=None, help="re-plot a JSON written earlier, no evaluation"
+    )
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
     parser.add_argument("--metric", default=None, help="return (AIGC) or mean_jct (default)")
     parser.add_argument("--x", choices=("env_steps", "minutes"), default="minutes")
@@ -111,6 +114,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--png", type=Path, default=None)
     parser.add_argument("--title", default="greedy evaluation of checkpoints")
     args = parser.parse_args(argv)
+    if args.from_json is not None:
+        curves = json.loads(args.from_json.read_text())["curves"]
+        metric = args.metric or ("return" if "return" in curves[0]["points"][0] else "mean_jct")
+        if args.png:
+            plot(curves, metric, args.x, args.png, args.title)
+            print(f"plot: {args.png}")
+        return 0
+    if not args.runs:
+        parser.error("give run directories, or --from-json PATH")
     curves = []
     for run in args.runs:
         if not (run / "run.json").is_file():
