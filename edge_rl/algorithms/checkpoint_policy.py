@@ -56,7 +56,13 @@ class CheckpointPolicy(Policy):
         name: the name reports use (default: the run's algorithm).
     """
 
-    def __init__(self, checkpoint: str | Path, seed: int | None = None, name: str | None = None):
+    def __init__(
+        self,
+        checkpoint: str | Path,
+        seed: int | None = None,
+        name: str | None = None,
+        sample: bool = False,
+    ):
         super().__init__(seed)
         from ray.rllib.core.rl_module.rl_module import RLModule
 
@@ -65,7 +71,14 @@ class CheckpointPolicy(Policy):
         if isinstance(self.module, torch.nn.Module):
             self.module.eval()
         self.name = name or self.spec.get("algo", "checkpoint")
-        self._dist_cls = self.module.get_inference_action_dist_cls()
+        # ``sample``: act with the exploration distribution (as during training) instead of its
+        # argmax; near-uniform policies collapse onto one action under argmax.
+        self.sample = bool(sample)
+        self._dist_cls = (
+            self.module.get_exploration_action_dist_cls()
+            if self.sample
+            else self.module.get_inference_action_dist_cls()
+        )
         # Recurrent policies (RL^2: meta-dreamer, rl2-ppo) carry a state from step to step;
         # it starts from the module's initial state at every ``reset`` (a new trial).
         self.stateful = bool(self.module.is_stateful())
@@ -95,11 +108,16 @@ class CheckpointPolicy(Policy):
                 batch = {"obs": obs_t.unsqueeze(1), "state_in": self._state}
             else:
                 batch = {"obs": obs_t}
-            out = self.module.forward_inference(batch)
+            forward = (
+                self.module.forward_exploration if self.sample else self.module.forward_inference
+            )
+            out = forward(batch)
             if self.stateful:
                 self._state = out["state_out"]
             if "actions" in out:
                 return int(np.asarray(out["actions"]).reshape(-1)[0])
             logits = out["action_dist_inputs"].reshape(1, -1)
-            dist = self._dist_cls.from_logits(logits).to_deterministic()
+            dist = self._dist_cls.from_logits(logits)
+            if not self.sample:
+                dist = dist.to_deterministic()
             return int(dist.sample()[0])

@@ -45,6 +45,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         metavar="DIR",
         help="trained policies (run directories or checkpoints of `edge-rl train`), greedy",
     )
+    p.add_argument(
+        "--sample-actions",
+        action="store_true",
+        help="checkpoints act by sampling their action distribution (default: greedy argmax)",
+    )
     p.add_argument("--seeds", nargs="+", type=int, required=True, metavar="S")
     p.add_argument("--episodes-per-seed", type=int, default=1, metavar="K")
     p.add_argument(
@@ -168,7 +173,9 @@ def run(args: argparse.Namespace) -> int:
         records += evaluate(
             args.env,
             args.preset,
-            lambda seed, ckpt=ckpt, name=name: CheckpointPolicy(ckpt, seed=seed, name=name),
+            lambda seed, ckpt=ckpt, name=name: CheckpointPolicy(
+                ckpt, seed=seed, name=name, sample=args.sample_actions
+            ),
             args.seeds,
             episodes_per_seed=args.episodes_per_seed,
             world_seed=world_seed,
@@ -209,7 +216,14 @@ def _run_schedule(args: argparse.Namespace, checkpoints: list) -> int:
     ]
     for ckpt, spec in checkpoints:
         name = _unique(_checkpoint_name(ckpt, spec, checkpoints), {n for n, _ in makers})
-        makers.append((name, lambda seed, c=ckpt, n=name: CheckpointPolicy(c, seed=seed, name=n)))
+        makers.append(
+            (
+                name,
+                lambda seed, c=ckpt, n=name: CheckpointPolicy(
+                    c, seed=seed, name=n, sample=args.sample_actions
+                ),
+            )
+        )
     records = []
     for name, maker in makers:
         try:

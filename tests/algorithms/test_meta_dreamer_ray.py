@@ -219,3 +219,17 @@ def test_rl2_ppo_is_ppo_with_an_lstm(ray_session, tmp_path: Path, monkeypatch) -
     assert (run / "checkpoints" / "final").is_dir()
     policy = CheckpointPolicy("rl2", seed=0)
     assert policy.stateful
+    # sampled actions (the training distribution) instead of argmax
+    sampled = CheckpointPolicy("rl2", seed=0, sample=True)
+    from edge_rl.envs.load_balance.trial import MetaTrialEnv
+
+    env = MetaTrialEnv(preset="park", episodes_per_trial=1, jobs_per_episode=40)
+    obs, _ = env.reset(seed=0)
+    sampled.reset(env)
+    actions = {sampled.act(obs, env) for _ in range(40)}
+    assert len(actions) > 1  # an untrained policy samples several servers
+    code = main(
+        ["evaluate", "--checkpoint", "rl2", "--sample-actions", "--schedule", "park:1",
+         "--seeds", "0", "--set", "jobs_per_episode=12"]
+    )  # fmt: skip
+    assert code == 0
