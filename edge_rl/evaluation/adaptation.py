@@ -107,7 +107,7 @@ def plot_adaptation(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig, ax = plt.subplots(figsize=(10, 4.5))
     for name, rows in summary.items():
         x = np.arange(len(rows))
         mean = np.array([r["mean"] for r in rows])
@@ -119,7 +119,10 @@ def plot_adaptation(
     ax.set_ylabel("mean job completion time (lower is better)")
     ax.set_yscale("log")
     ax.set_title(title or "adaptation to workload switches")
-    ax.legend(fontsize=8)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
