@@ -117,11 +117,14 @@ def _tb_tags(trial_dir: Path) -> set[str]:
     return tags
 
 
-def _wandb_record(path: Path, timeout_s: float = 30.0) -> bytes:
+def _wandb_record(path: Path, timeout_s: float = 120.0) -> bytes:
     """The run's record file once it holds a history row: wandb's writer is a separate process
     (wandb-core) that may still be flushing just after the logging actor returned."""
     deadline = time.monotonic() + timeout_s
-    while b"env/steps" not in path.read_bytes() and time.monotonic() < deadline:
+    # Wait for every figure the test looks for (a first flush may hold only part of them);
+    # a fresh machine's first wandb-core start has taken over 30 s here.
+    wanted = (b"env/steps", b"env/episode_return_last100", b"losses/critic")
+    while not all(w in path.read_bytes() for w in wanted) and time.monotonic() < deadline:
         time.sleep(0.5)
     return path.read_bytes()
 
