@@ -65,6 +65,7 @@ def test_windows_never_cross_trials_and_eviction_is_oldest_first():
         assert np.all(np.diff(obs) == 1)
     buf.add_chunk("c", **_chunk(200, 5, final=True))
     assert buf.num_trials == 2 and len(buf) == 12  # "a" went first
+    assert buf.has_window(6) and not buf.has_window(7)
     with pytest.raises(ValueError, match="records"):
         buf.sample(1, 7)
 

@@ -21,12 +21,10 @@ from ray.rllib.core import DEFAULT_MODULE_ID
 from ray.rllib.core.columns import Columns
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 from ray.rllib.env import INPUT_ENV_SINGLE_SPACES
-from ray.rllib.execution.rollout_ops import synchronous_parallel_sample
 from ray.rllib.policy.sample_batch import MultiAgentBatch, SampleBatch
 from ray.rllib.utils.annotations import override
 from ray.rllib.utils.metrics import (
     ENV_RUNNER_RESULTS,
-    ENV_RUNNER_SAMPLING_TIMER,
     LEARNER_RESULTS,
     LEARNER_UPDATE_TIMER,
     NUM_ENV_STEPS_SAMPLED_LIFETIME,
@@ -37,11 +35,9 @@ from ray.util import log_once
 
 from edge_rl.algorithms.adsac.adsac_learner import DISCOUNTS
 from edge_rl.algorithms.adsac.replay import NStepReplayBuffer
+from edge_rl.algorithms.replay_algorithm import REPLAY_SIZE, ReplayAlgorithm
 from edge_rl.models.diffusion import BETA_SCHEDULES
 
-#: metric keys the algorithm logs itself (slash-free keys; RLlib nests them)
-REPLAY_SIZE = "replay_buffer_size"
-NUM_GRADIENT_UPDATES_LIFETIME = "num_gradient_updates_lifetime"
 #: key of ADSAC's own part of the algorithm state (update counters, replay buffer)
 ADSAC_STATE = "adsac"
 
@@ -255,8 +251,10 @@ class ADSACConfig(AlgorithmConfig):
             )
 
 
-class ADSAC(Algorithm):
+class ADSAC(ReplayAlgorithm):
     """The ADSAC algorithm: replay-based off-policy training of the diffusion actor."""
+
+    STATE_KEY = ADSAC_STATE
 
     @classmethod
     @override(Algorithm)
@@ -274,23 +272,12 @@ class ADSAC(Algorithm):
             gamma=self.config.gamma,
             seed=self.config.seed,
         )
-        self._update_credit = 0.0
-        self._num_updates = 0
 
     @override(Algorithm)
     def training_step(self) -> None:
         """Sample -> replay buffer -> gradient updates -> sync weights to the env runners."""
-        with self.metrics.log_time((TIMERS, ENV_RUNNER_SAMPLING_TIMER)):
-            episodes, runner_metrics = synchronous_parallel_sample(
-                worker_set=self.env_runner_group,
-                concat=True,
-                sample_timeout_s=self.config.sample_timeout_s,
-                _uses_new_env_runners=True,
-                _return_metrics=True,
-            )
-        self.metrics.aggregate(runner_metrics, key=ENV_RUNNER_RESULTS)
         new_steps = 0
-        for episode in episodes:
+        for episode in self.sample_episodes():
             new_steps += len(episode)
             self.replay.add_chunk(
                 episode.id_,
@@ -307,9 +294,7 @@ class ADSAC(Algorithm):
         # After a resume without the buffer, refill it a little before sampling from it.
         enough = len(self.replay) >= max(1, min(starts, self.config.train_batch_size_per_learner))
         if lifetime >= starts and enough:
-            self._update_credit += new_steps * self.config.updates_per_env_step
-            num_updates = int(self._update_credit)
-            self._update_credit -= num_updates
+            num_updates = self.earn_updates(new_steps * self.config.updates_per_env_step)
             if num_updates:
                 self._run_updates(num_updates, lifetime)
 
@@ -341,29 +326,7 @@ class ADSAC(Algorithm):
                 timesteps={NUM_ENV_STEPS_SAMPLED_LIFETIME: lifetime},
             )
         self.metrics.aggregate(results, key=LEARNER_RESULTS)
-        self._num_updates += num_updates
-        self.metrics.log_value(NUM_GRADIENT_UPDATES_LIFETIME, self._num_updates, window=1)
-
-    @override(Algorithm)
-    def get_state(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        state = super().get_state(*args, **kwargs)
-        state[ADSAC_STATE] = {
-            "num_updates": self._num_updates,
-            "update_credit": self._update_credit,
-        }
-        if self.config.checkpoint_replay_buffer:
-            state[ADSAC_STATE]["replay"] = self.replay.get_state()
-        return state
-
-    @override(Algorithm)
-    def set_state(self, state: dict[str, Any]) -> None:
-        super().set_state(state)
-        own = state.get(ADSAC_STATE)
-        if own:
-            self._num_updates = int(own["num_updates"])
-            self._update_credit = float(own["update_credit"])
-            if "replay" in own:
-                self.replay.set_state(own["replay"])
+        self.count_updates(num_updates)
 
 
 # RLlib warns once per algorithm that it runs "on the new API stack" as if that were a change of

@@ -29,12 +29,10 @@ from ray.rllib.algorithms.algorithm_config import AlgorithmConfig, NotProvided
 from ray.rllib.core import DEFAULT_MODULE_ID
 from ray.rllib.core.columns import Columns
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
-from ray.rllib.execution.rollout_ops import synchronous_parallel_sample
 from ray.rllib.policy.sample_batch import MultiAgentBatch, SampleBatch
 from ray.rllib.utils.annotations import override
 from ray.rllib.utils.metrics import (
     ENV_RUNNER_RESULTS,
-    ENV_RUNNER_SAMPLING_TIMER,
     LEARNER_RESULTS,
     LEARNER_UPDATE_TIMER,
     NUM_ENV_STEPS_SAMPLED_LIFETIME,
@@ -49,10 +47,9 @@ from edge_rl.algorithms.meta_dreamer.meta_dreamer_learner import (
     PREV_REWARDS,
 )
 from edge_rl.algorithms.meta_dreamer.sequence_replay import SequenceReplayBuffer
+from edge_rl.algorithms.replay_algorithm import REPLAY_SIZE, ReplayAlgorithm
 from edge_rl.models.world_model import WORLD_MODEL_PRESETS, WorldModelConfig
 
-REPLAY_SIZE = "replay_buffer_size"
-NUM_GRADIENT_UPDATES_LIFETIME = "num_gradient_updates_lifetime"
 META_DREAMER_STATE = "meta_dreamer"
 #: the recurrent state's parts stored with every replay record
 STATE_KEYS = ("h", "z", "m")
@@ -229,8 +226,10 @@ class MetaDreamerConfig(AlgorithmConfig):
             bad("lr is not used: set world_model_lr, actor_lr and critic_lr instead (and lr=None)")
 
 
-class MetaDreamer(Algorithm):
+class MetaDreamer(ReplayAlgorithm):
     """Sample trials -> sequence replay -> world model + imagination updates -> sync weights."""
+
+    STATE_KEY = META_DREAMER_STATE
 
     @classmethod
     @override(Algorithm)
@@ -246,22 +245,11 @@ class MetaDreamer(Algorithm):
             state_sizes={"h": sizes.deter, "z": sizes.latent, "m": sizes.memory},
             seed=self.config.seed,
         )
-        self._update_credit = 0.0
-        self._num_updates = 0
 
     @override(Algorithm)
     def training_step(self) -> None:
-        with self.metrics.log_time((TIMERS, ENV_RUNNER_SAMPLING_TIMER)):
-            episodes, runner_metrics = synchronous_parallel_sample(
-                worker_set=self.env_runner_group,
-                concat=True,
-                sample_timeout_s=self.config.sample_timeout_s,
-                _uses_new_env_runners=True,
-                _return_metrics=True,
-            )
-        self.metrics.aggregate(runner_metrics, key=ENV_RUNNER_RESULTS)
         new_steps = 0
-        for episode in episodes:
+        for episode in self.sample_episodes():
             new_steps += len(episode)
             states = episode.get_extra_model_outputs(key=Columns.STATE_OUT)
             self.replay.add_chunk(
@@ -278,22 +266,14 @@ class MetaDreamer(Algorithm):
         lifetime = self.metrics.peek((ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME), 0)
         cfg = self.config
         window = cfg.batch_size_B * cfg.batch_length_T
-        if lifetime >= cfg.num_steps_sampled_before_learning_starts and self._can_sample():
-            self._update_credit += new_steps * cfg.train_ratio / window
-            num_updates = int(self._update_credit)
-            self._update_credit -= num_updates
+        started = lifetime >= cfg.num_steps_sampled_before_learning_starts
+        if started and self.replay.has_window(cfg.batch_length_T):
+            num_updates = self.earn_updates(new_steps * cfg.train_ratio / window)
             if num_updates:
                 self._run_updates(num_updates, lifetime)
 
         with self.metrics.log_time((TIMERS, SYNCH_WORKER_WEIGHTS_TIMER)):
             self.env_runner_group.sync_weights(from_worker_or_learner_group=self.learner_group)
-
-    def _can_sample(self) -> bool:
-        try:
-            self.replay.sample(1, self.config.batch_length_T)
-        except ValueError:
-            return False
-        return True
 
     def _run_updates(self, num_updates: int, lifetime: int) -> None:
         """``num_updates`` gradient steps, each on B fresh windows of T steps.
@@ -324,30 +304,7 @@ class MetaDreamer(Algorithm):
                     timesteps={NUM_ENV_STEPS_SAMPLED_LIFETIME: lifetime},
                 )
             self.metrics.aggregate(results, key=LEARNER_RESULTS)
-        self._num_updates += num_updates
-        self.metrics.log_value(NUM_GRADIENT_UPDATES_LIFETIME, self._num_updates, window=1)
-
-    @override(Algorithm)
-    def get_state(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        state = super().get_state(*args, **kwargs)
-        own: dict[str, Any] = {
-            "num_updates": self._num_updates,
-            "update_credit": self._update_credit,
-        }
-        if self.config.checkpoint_replay_buffer:
-            own["replay"] = self.replay.get_state()
-        state[META_DREAMER_STATE] = own
-        return state
-
-    @override(Algorithm)
-    def set_state(self, state: dict[str, Any]) -> None:
-        super().set_state(state)
-        own = state.get(META_DREAMER_STATE)
-        if own:
-            self._num_updates = int(own["num_updates"])
-            self._update_credit = float(own["update_credit"])
-            if "replay" in own:
-                self.replay.set_state(own["replay"])
+        self.count_updates(num_updates)
 
 
 log_once(f"{MetaDreamer.__name__}_on_new_api_stack")

@@ -132,6 +132,10 @@ class SequenceReplayBuffer:
             _, old = self._trials.popitem(last=False)
             self._size -= old.length
 
+    def has_window(self, length: int) -> bool:
+        """Whether some stored trial holds ``length`` records (so ``sample`` can draw)."""
+        return any(t.length >= length for t in self._trials.values())
+
     def sample(self, batch_size: int, length: int) -> dict[str, np.ndarray]:
         """``batch_size`` windows of ``length`` records, time-major; states of the first step."""
         ids = [k for k, t in self._trials.items() if t.length >= length]

@@ -1,0 +1,80 @@
+"""What edge_rl's replay-based RLlib algorithms (ADSAC, Meta-Dreamer) share.
+
+Each samples episode chunks from its env runners, stores them in its own replay buffer, earns
+gradient updates in proportion to the env steps sampled (a fractional credit carried between
+iterations), and checkpoints its update counters and (optionally) the filled replay buffer under
+its own key of the algorithm state.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ray.rllib.algorithms.algorithm import Algorithm
+from ray.rllib.execution.rollout_ops import synchronous_parallel_sample
+from ray.rllib.utils.annotations import override
+from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, ENV_RUNNER_SAMPLING_TIMER, TIMERS
+
+#: metric keys the algorithms log themselves (slash-free keys; RLlib nests them)
+REPLAY_SIZE = "replay_buffer_size"
+NUM_GRADIENT_UPDATES_LIFETIME = "num_gradient_updates_lifetime"
+
+
+class ReplayAlgorithm(Algorithm):
+    """Base of a replay-based algorithm; subclasses set ``replay`` in ``setup`` and name the
+    key of their checkpointed state in ``STATE_KEY``."""
+
+    STATE_KEY = "replay_algorithm"
+    replay: Any
+
+    @override(Algorithm)
+    def setup(self, config: Any) -> None:
+        super().setup(config)
+        self._update_credit = 0.0
+        self._num_updates = 0
+
+    def sample_episodes(self) -> list[Any]:
+        """One synchronous round of sampling from the env runners (metrics aggregated)."""
+        with self.metrics.log_time((TIMERS, ENV_RUNNER_SAMPLING_TIMER)):
+            episodes, runner_metrics = synchronous_parallel_sample(
+                worker_set=self.env_runner_group,
+                concat=True,
+                sample_timeout_s=self.config.sample_timeout_s,
+                _uses_new_env_runners=True,
+                _return_metrics=True,
+            )
+        self.metrics.aggregate(runner_metrics, key=ENV_RUNNER_RESULTS)
+        return episodes
+
+    def earn_updates(self, credit: float) -> int:
+        """Add ``credit`` (updates earned by new env steps); return the whole updates due."""
+        self._update_credit += credit
+        num_updates = int(self._update_credit)
+        self._update_credit -= num_updates
+        return num_updates
+
+    def count_updates(self, num_updates: int) -> None:
+        self._num_updates += num_updates
+        self.metrics.log_value(NUM_GRADIENT_UPDATES_LIFETIME, self._num_updates, window=1)
+
+    @override(Algorithm)
+    def get_state(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        state = super().get_state(*args, **kwargs)
+        own: dict[str, Any] = {
+            "num_updates": self._num_updates,
+            "update_credit": self._update_credit,
+        }
+        if self.config.checkpoint_replay_buffer:
+            own["replay"] = self.replay.get_state()
+        state[self.STATE_KEY] = own
+        return state
+
+    @override(Algorithm)
+    def set_state(self, state: dict[str, Any]) -> None:
+        super().set_state(state)
+        own = state.get(self.STATE_KEY)
+        if own:
+            self._num_updates = int(own["num_updates"])
+            self._update_credit = float(own["update_credit"])
+            if "replay" in own:
+                self.replay.set_state(own["replay"])
