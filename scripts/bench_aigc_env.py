@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Benchmark the AIGC edge envs against the ADSAC reference simulator (steps per second).
 
-    python scripts/bench_aigc_env.py --reference PATH/TO/ADSAC-repo --seconds 6 --json bench.json
-    python scripts/bench_aigc_env.py --reference PATH/TO/ADSAC-repo --agod-reference PATH/TO/AGOD-repo \\
+    python scripts/bench_aigc_env.py --reference ADSAC_TREE --seconds 6 --json bench.json
+    python scripts/bench_aigc_env.py --reference ADSAC_TREE --agod-reference AGOD_TREE \\
         --returns --pairs 0:0 1:2 3:7
 
 ``--reference`` is a work tree of github.com/miilue/An-Attention-Diffusion-Aided-DRL-Method

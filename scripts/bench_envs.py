@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Benchmark edge_rl's simulators against the reference simulators, side by side in one run.
 
-    python scripts/bench_envs.py --aigc-reference PATH/TO/ADSAC-repo --park-reference PATH/TO/park-repo \
+    python scripts/bench_envs.py --aigc-reference ADSAC_TREE --park-reference PARK_TREE \
         --seconds 5 --json results/bench_envs.json
 
 The reference checkouts are NOT part of this project: clone them anywhere outside the repo

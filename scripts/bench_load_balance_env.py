@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Benchmark the load-balancing envs against Park's ``load_balance`` (steps per second).
 
-    python scripts/bench_load_balance_env.py --reference PATH/TO/park-repo --seconds 5 --json bench.json
-    python scripts/bench_load_balance_env.py --reference PATH/TO/park-repo --returns --seeds 0 1 2 3 4
+    python scripts/bench_load_balance_env.py --reference PARK_TREE --seconds 5 --json bench.json
+    python scripts/bench_load_balance_env.py --reference PARK_TREE --returns --seeds 0 1 2 3 4
 
 ``--reference`` is a work tree of github.com/park-project/park (NOT part of this project; clone
 or extract it anywhere outside the repo). Its load_balance sources are copied into a temporary
