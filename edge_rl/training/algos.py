@@ -21,6 +21,7 @@ import torch
 from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
 
 from edge_rl.algorithms.registry import RLLIB_ENV_NAMES
+from edge_rl.algorithms.server_scoring_module import POLICY_NET_KEY, POLICY_NETS
 from edge_rl.training.callbacks import EpisodeSummaryCallback
 
 
@@ -249,16 +250,19 @@ def build_config(spec: RunSpec) -> AlgorithmConfig:
     if spec.algo not in ("adsac", "d2sac", "meta-dreamer"):
         # RLlib's default encoders take flat vectors; the "tokens" layout is (1 + E*M, F).
         config.env_runners(env_to_module_connector=_flatten_observations)
-    unknown = [k for k in spec.settings if not hasattr(config, k)]
+    settings = dict(spec.settings)
+    policy_net = settings.pop(POLICY_NET_KEY, "mlp")
+    unknown = [k for k in settings if not hasattr(config, k)]
     if unknown:
         raise ValueError(
             f"unknown setting(s) {unknown} for --algo {spec.algo}; "
             f"see `edge-rl train --algo {spec.algo} --show-config` for the valid keys"
         )
-    config.update_from_dict(dict(spec.settings))
+    config.update_from_dict(settings)
+    _apply_policy_net(config, spec, policy_net)
     model = config.model_config if isinstance(config.model_config, dict) else {}
     minibatch = getattr(config, "minibatch_size", None)
-    if model.get("use_lstm") and minibatch is not None:
+    if (model.get("use_lstm") or model.get("memory")) and minibatch is not None:
         seq = model.get("max_seq_len", RL2_MAX_SEQ_LEN)
         if minibatch < 2 * seq:
             # RLlib slices a recurrent policy's minibatches in whole sequences; smaller ones
@@ -268,6 +272,38 @@ def build_config(spec: RunSpec) -> AlgorithmConfig:
                 f"max_seq_len={seq}: use minibatch_size >= {2 * seq}"
             )
     return config
+
+
+#: algorithms whose policy network ``--set policy_net=...`` can swap, and the envs it reads
+POLICY_NET_ALGOS = ("a2c", "ppo", "rl2-ppo")
+SERVER_SCORING_ENVS = ("load-balance-trials",)
+#: sizes of the server-scoring policy: feed-forward for a2c/ppo, GRU memory for rl2-ppo
+SERVER_SCORING_HIDDEN = 64
+SERVER_SCORING_MEMORY = 128
+
+
+def _apply_policy_net(config: AlgorithmConfig, spec: RunSpec, policy_net: Any) -> None:
+    """``policy_net=server-scoring``: the shared per-server scorer instead of RLlib's MLP/LSTM."""
+    if policy_net not in POLICY_NETS:
+        raise ValueError(f"policy_net={policy_net!r}: choose one of {', '.join(POLICY_NETS)}")
+    if policy_net == "mlp":
+        return
+    if spec.algo not in POLICY_NET_ALGOS or spec.env not in SERVER_SCORING_ENVS:
+        raise ValueError(
+            f"policy_net={policy_net} works with --algo {'/'.join(POLICY_NET_ALGOS)} on "
+            f"--env {'/'.join(SERVER_SCORING_ENVS)}; got --algo {spec.algo} --env {spec.env}"
+        )
+    from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+
+    from edge_rl.algorithms.server_scoring_module import ServerScoringTorchRLModule
+
+    model = {"hidden": SERVER_SCORING_HIDDEN, "memory": 0}
+    if spec.algo == "rl2-ppo":
+        model.update(memory=SERVER_SCORING_MEMORY, max_seq_len=RL2_MAX_SEQ_LEN)
+    config.rl_module(
+        model_config=model,
+        rl_module_spec=RLModuleSpec(module_class=ServerScoringTorchRLModule, model_config=model),
+    )
 
 
 def config_summary(config: AlgorithmConfig) -> dict[str, Any]:

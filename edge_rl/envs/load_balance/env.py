@@ -52,6 +52,9 @@ class LoadBalanceEnv(gym.Env[np.ndarray, np.int64]):
     arrives at t = 5; the reward is ``-(1 * 1 + 1 * 2.4 + 2 * 5) = -13.4``. The last step drains
     the whole system (its reward can be very large), so the episode return is minus the sum of
     job completion times; the metric to report is ``mean_jct = -return / jobs_per_episode``.
+    With ``reward_mode="jct"`` the reward of a step is instead minus the completion time of the
+    job just dispatched (its finish time is fixed at dispatch: FIFO servers, deterministic
+    service times); the episode return, and so ``mean_jct``, are the same.
 
     ## Starting State
     Empty servers; the clock jumps to the first arrival. ``reset(seed=s)`` equals Park's
@@ -150,6 +153,11 @@ class LoadBalanceEnv(gym.Env[np.ndarray, np.int64]):
         # Park's Server.schedule + process: start at once if idle (or its job ends right now).
         queues[action].append(k)
         qwork[action] += sizes[k]
+        # FIFO with deterministic service: job k finishes when the server's backlog ends plus
+        # its own service time (the "jct" reward charges that at dispatch).
+        tail = self._tail
+        done_k = max(now, tail[action]) + int(sizes[k] / self._rates[action])
+        tail[action] = done_k
         self._server_of[k] = action
         in_system = self._in_system + 1
         if curr[action] < 0 or cfin[action] <= now:
@@ -181,7 +189,7 @@ class LoadBalanceEnv(gym.Env[np.ndarray, np.int64]):
         self._k, self._now, self._counter, self._in_system = nxt, now, counter, in_system
         self._jobs_done = nxt - in_system
         self._jobs_drawn = min(nxt + 1, self._num_jobs)
-        reward = float(-lost)
+        reward = float(self._arrivals[k] - done_k) if self._jct_reward else float(-lost)
         self._return += reward
         info = {"time": now, "jobs_done": self._jobs_done, "task": self._config.name}
         if last:
@@ -276,6 +284,7 @@ class LoadBalanceEnv(gym.Env[np.ndarray, np.int64]):
         self._rates = list(config.effective_rates)
         self._clip = config.obs_clip
         self._num_jobs = config.jobs_per_episode
+        self._jct_reward = config.reward_mode == "jct"
 
     def _start_episode(self) -> None:
         assert self._rs is not None
@@ -295,6 +304,7 @@ class LoadBalanceEnv(gym.Env[np.ndarray, np.int64]):
         self._curr = [-1] * s  # job in service (Park's curr_job), -1 if none
         self._cfin = [0] * s  # its finish time; <= now once idle, so max(cfin - now, 0) works
         self._qwork = [0] * s
+        self._tail = [0] * s  # when each server's last assigned job finishes
         self._heap: list[tuple[int, int, int]] = []
         self._counter = 1  # Park's counter 0 went to job 0's arrival, already popped
         self._k, self._now = 0, 0

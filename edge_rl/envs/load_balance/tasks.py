@@ -148,6 +148,7 @@ def _draw_config(rng: np.random.Generator, split: str, family: TaskFamily) -> Lo
         obs_clip=base.obs_clip,
         rate_permutation=perm,
         obs_layout=base.obs_layout,
+        reward_mode=base.reward_mode,
         **dist,
     )
 

@@ -60,6 +60,12 @@ class LoadBalanceVectorEnv(VectorEnv):
         self.num_envs = n = int(num_envs)
         self._cursors = [make_cursor(preset, config, schedule, overrides) for _ in range(n)]
         space_config = self._cursors[0].space_config
+        if space_config.reward_mode != "park":
+            raise ValueError(
+                f"reward_mode={space_config.reward_mode!r}: the batched load-balancing env "
+                "computes Park's reward only; use LoadBalanceEnv or the trials env "
+                "(edge_rl/LoadBalanceTrials-v0) for other reward modes"
+            )
         self._space_config = space_config
         self.single_observation_space = observation_space(space_config)
         self.single_action_space = spaces.Discrete(space_config.num_servers)
