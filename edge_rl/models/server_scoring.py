@@ -150,3 +150,33 @@ class ServerScoringNet(nn.Module):
             all_logits.append(logits_BN)
             all_values.append(value_B)
         return torch.stack(all_logits, 1), torch.stack(all_values, 1), memory_BM
+
+
+class ServerScoringHead(nn.Module):
+    """The shared per-server scorer as an actor head over an outside context vector.
+
+    For agents whose state is a learned latent (Meta-Dreamer: world-model features and policy
+    memory): ``forward(obs_BO, context_BE)`` scores every server from its own token of
+    ``obs_BO`` (a real or decoded trial observation) and the context, ``-> logits_BN``.
+    """
+
+    def __init__(self, num_servers: int, context_dim: int, hidden: int = 64) -> None:
+        super().__init__()
+        self.num_servers = num_servers
+        self.context = nn.Sequential(nn.Linear(context_dim, hidden), nn.LayerNorm(hidden))
+        self.token_encoder = nn.Sequential(
+            nn.Linear(SERVER_FEATURES + CONTEXT_FEATURES, hidden), nn.SiLU()
+        )
+        self.scorer = nn.Sequential(nn.Linear(2 * hidden, hidden), nn.SiLU(), nn.Linear(hidden, 1))
+        nn.init.zeros_(self.scorer[-1].weight)
+        nn.init.zeros_(self.scorer[-1].bias)
+
+    def forward(self, obs_BO: torch.Tensor, context_BE: torch.Tensor) -> torch.Tensor:
+        batch, n = obs_BO.shape[0], self.num_servers
+        tokens_BNF, ctx_BC = split_trial_obs(obs_BO, n)
+        ctx_BNC = ctx_BC.unsqueeze(1).expand(batch, n, CONTEXT_FEATURES)
+        embed_BNH = self.token_encoder(torch.cat([tokens_BNF, ctx_BNC], dim=-1))
+        context_BNH = self.context(context_BE).unsqueeze(1).expand_as(embed_BNH)
+        logits_BN = self.scorer(torch.cat([embed_BNH, context_BNH], dim=-1)).squeeze(-1)
+        assert logits_BN.shape == (batch, n), logits_BN.shape
+        return logits_BN

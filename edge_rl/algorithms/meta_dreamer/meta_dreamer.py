@@ -65,7 +65,10 @@ class MetaDreamerConfig(AlgorithmConfig):
     Model (``training(...)``):
         model_size: "default" (32 x 32 latents, GRU 256), "small" (16 x 16, 128; CPU runs) or
             "debug" (tiny, tests). deter, stoch, classes, hidden, layers, memory override
-            single sizes of the preset (None: the preset's).
+            single sizes of the preset (None: the preset's). actor_head: "mlp" (DreamerV3's
+            actor over features and memory) or "servers" (one shared scorer per server over the
+            decoded observation, features and memory as context; see
+            edge_rl/models/server_scoring.py).
 
     World model: free_bits (1.0 nat), dyn_scale (0.5), rep_scale (0.1), world_model_lr (1e-4).
     Imagination actor-critic: horizon (15), gamma (0.997 per job decision), lambda_ (0.95),
@@ -87,6 +90,7 @@ class MetaDreamerConfig(AlgorithmConfig):
         self.hidden: int | None = None
         self.layers: int | None = None
         self.memory: int | None = None
+        self.actor_head = "mlp"
         self.free_bits = 1.0
         self.dyn_scale = 0.5
         self.rep_scale = 0.1
@@ -123,6 +127,7 @@ class MetaDreamerConfig(AlgorithmConfig):
         hidden: int | None = NotProvided,
         layers: int | None = NotProvided,
         memory: int | None = NotProvided,
+        actor_head: str = NotProvided,
         free_bits: float = NotProvided,
         dyn_scale: float = NotProvided,
         rep_scale: float = NotProvided,
@@ -154,14 +159,14 @@ class MetaDreamerConfig(AlgorithmConfig):
         """The preset named by ``model_size`` with any single sizes overridden."""
         base = WORLD_MODEL_PRESETS[self.model_size]
         overrides = {k: getattr(self, k) for k in SIZE_KEYS if getattr(self, k) is not None}
-        return replace(base, **overrides)
+        return replace(base, actor_head=self.actor_head, **overrides)
 
     @property
     @override(AlgorithmConfig)
     def _model_config_auto_includes(self) -> dict[str, Any]:
         sizes = self.world_model_config()
         return super()._model_config_auto_includes | {
-            k: getattr(sizes, k) for k in (*SIZE_KEYS, "unimix", "num_bins")
+            k: getattr(sizes, k) for k in (*SIZE_KEYS, "unimix", "num_bins", "actor_head")
         }
 
     @override(AlgorithmConfig)

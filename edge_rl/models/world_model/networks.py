@@ -26,12 +26,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from edge_rl.models.server_scoring import ServerScoringHead, trial_obs_size
 from edge_rl.models.world_model.functions import (
     straight_through_sample,
+    symexp,
     symlog,
     symlog_bins,
     unimix_logits,
 )
+
+#: actor heads of the recurrent policy
+ACTOR_HEADS: tuple[str, ...] = ("mlp", "servers")
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,9 @@ class WorldModelConfig:
         memory: GRU state size m of the recurrent (RL^2) policy.
         unimix: uniform mix of latent and action distributions (0.01).
         num_bins: two-hot bins of the reward and critic heads (255 in [-20, 20] symlog).
+        actor_head: "mlp" (logits from an MLP over features and memory) or "servers" (the
+            shared per-server scorer of ``edge_rl.models.server_scoring`` over the decoded
+            observation, with features and memory as its context; trial observations only).
     """
 
     deter: int = 256
@@ -57,11 +65,15 @@ class WorldModelConfig:
     memory: int = 128
     unimix: float = 0.01
     num_bins: int = 255
+    actor_head: str = "mlp"
 
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name == "unimix":
+            if f.name == "actor_head":
+                if value not in ACTOR_HEADS:
+                    raise ValueError(f"actor_head={value!r}: must be one of {list(ACTOR_HEADS)}")
+            elif f.name == "unimix":
                 if not 0.0 <= value < 1.0:
                     raise ValueError(f"unimix={value}: must be in [0, 1)")
             elif not isinstance(value, int) or value < (2 if f.name == "num_bins" else 1):
@@ -127,6 +139,10 @@ class WorldModel(nn.Module):
         self.continue_head = mlp(cfg.feat, cfg.hidden, cfg.layers, 1)
         self.register_buffer("bins", symlog_bins(cfg.num_bins), persistent=False)
 
+    def decode_obs(self, feat_BF: torch.Tensor) -> torch.Tensor:
+        """The decoder's observation (symexp of its symlog prediction)."""
+        return symexp(self.decoder(feat_BF))
+
     def embed(self, obs_BO: torch.Tensor) -> torch.Tensor:
         assert obs_BO.shape[-1] == self.obs_dim, (obs_BO.shape, self.obs_dim)
         return self.encoder(symlog(obs_BO))
@@ -154,11 +170,20 @@ class RecurrentActorCritic(nn.Module):
     """The RL^2 policy: a GRU memory over (features, previous action), a categorical actor
     head and a two-hot critic on (features, memory)."""
 
-    def __init__(self, num_actions: int, cfg: WorldModelConfig) -> None:
+    def __init__(self, num_actions: int, cfg: WorldModelConfig, obs_dim: int | None = None) -> None:
         super().__init__()
         self.cfg, self.num_actions = cfg, num_actions
         self.memory = nn.GRUCell(cfg.feat + num_actions, cfg.memory)
-        self.actor = mlp(cfg.feat + cfg.memory, cfg.hidden, cfg.layers, num_actions)
+        self.actor: nn.Module
+        if cfg.actor_head == "servers":
+            if obs_dim != trial_obs_size(num_actions):
+                raise ValueError(
+                    "actor_head='servers' scores one action per server of a trial observation "
+                    f"(3 N + 3 floats, N actions); got obs_dim={obs_dim}, {num_actions} actions"
+                )
+            self.actor = ServerScoringHead(num_actions, cfg.feat + cfg.memory, cfg.hidden)
+        else:
+            self.actor = mlp(cfg.feat + cfg.memory, cfg.hidden, cfg.layers, num_actions)
         self.critic = mlp(cfg.feat + cfg.memory, cfg.hidden, cfg.layers, cfg.num_bins, True)
         self.slow_critic = copy.deepcopy(self.critic).requires_grad_(False)
         # EMA of the imagined returns' P95 - P5; advantages are divided by max(1, it).
@@ -169,8 +194,20 @@ class RecurrentActorCritic(nn.Module):
     ) -> torch.Tensor:
         return self.memory(torch.cat([feat_BF, prev_a_onehot_BA], dim=-1), m_BM)
 
-    def logits(self, feat_BF: torch.Tensor, m_BM: torch.Tensor) -> torch.Tensor:
-        logits_BA = self.actor(torch.cat([feat_BF, m_BM], dim=-1))
+    @property
+    def needs_obs(self) -> bool:
+        """Whether ``logits`` reads an observation (the "servers" head)."""
+        return self.cfg.actor_head == "servers"
+
+    def logits(
+        self, feat_BF: torch.Tensor, m_BM: torch.Tensor, obs_BO: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        context_BE = torch.cat([feat_BF, m_BM], dim=-1)
+        if self.needs_obs:
+            assert obs_BO is not None, "the servers head needs the (decoded) observation"
+            logits_BA = self.actor(obs_BO, context_BE)
+        else:
+            logits_BA = self.actor(context_BE)
         if self.cfg.unimix > 0:
             probs = (1 - self.cfg.unimix) * torch.softmax(logits_BA, -1) + self.cfg.unimix / (
                 self.num_actions
@@ -190,7 +227,7 @@ class MetaDreamerNets(nn.Module):
         super().__init__()
         self.cfg, self.obs_dim, self.num_actions = cfg, obs_dim, num_actions
         self.world_model = WorldModel(obs_dim, num_actions, cfg)
-        self.agent = RecurrentActorCritic(num_actions, cfg)
+        self.agent = RecurrentActorCritic(num_actions, cfg, obs_dim)
 
     def initial_state(self, batch: int = 1) -> RecurrentState:
         """Zeros: the state at the start of a trial."""
@@ -212,7 +249,7 @@ class MetaDreamerNets(nn.Module):
         z = wm.sample(wm.posterior(h, wm.embed(obs_BO)), greedy=greedy)
         feat = torch.cat([h, z], dim=-1)
         m = ag.remember(state["m"], feat, state["a"])
-        logits = ag.logits(feat, m)
+        logits = ag.logits(feat, m, wm.decode_obs(feat) if ag.needs_obs else None)
         if greedy:
             actions = logits.argmax(dim=-1)
         else:

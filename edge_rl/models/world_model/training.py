@@ -135,7 +135,9 @@ def imagine(
     h, z = feat[:, : nets.cfg.deter], feat[:, nets.cfg.deter :]
     feats, mems, actions, logps, entropies = [feat], [m], [], [], []
     for _ in range(horizon):
-        logits = ag.logits(feat, m)
+        with torch.no_grad():
+            obs_hint = wm.decode_obs(feat) if ag.needs_obs else None
+        logits = ag.logits(feat, m, obs_hint)
         dist = torch.distributions.Categorical(logits=logits)
         action = dist.sample()
         logps.append(dist.log_prob(action))

@@ -21,7 +21,17 @@ from ray.rllib.utils.annotations import override
 
 from edge_rl.models.world_model import MetaDreamerNets, WorldModelConfig
 
-SIZE_FIELDS = ("deter", "stoch", "classes", "hidden", "layers", "memory", "unimix", "num_bins")
+SIZE_FIELDS = (
+    "deter",
+    "stoch",
+    "classes",
+    "hidden",
+    "layers",
+    "memory",
+    "unimix",
+    "num_bins",
+    "actor_head",
+)
 
 
 class MetaDreamerTorchRLModule(TorchRLModule):
