@@ -11,6 +11,9 @@
 #   RUNS=runs/meta    run directories;  OUT=results/meta  reports and plots
 #   ALGOS="meta-dreamer rl2-ppo a2c"
 #   GPUS=             e.g. GPUS=1 to put the learners on a GPU
+#   HEAD=servers      policy head: "servers" (one shared scorer per server: meta-dreamer's
+#                     actor_head=servers, a2c/rl2-ppo's policy_net=server-scoring) or "mlp"
+#   FORGET_ALGO=meta-dreamer   the agent of the forgetting study
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -d .venv ] && source .venv/bin/activate
@@ -25,16 +28,28 @@ ALGOS=${ALGOS:-"meta-dreamer rl2-ppo a2c"}
 SEED_LIST=$(seq 0 $((SEEDS - 1)))
 GPU_FLAGS=()
 [ -n "${GPUS:-}" ] && GPU_FLAGS=(--gpus-per-learner "$GPUS")
+HEAD=${HEAD:-servers}
+FORGET_ALGO=${FORGET_ALGO:-meta-dreamer}
 HEURISTICS="shortest-expected-delay least-observed-load least-work-left shortest-processing-time power-of-two-choices random"
 mkdir -p "$RUNS" "$OUT"
+
+head_flags() {  # the --set that picks HEAD's policy network for ALGO
+    [[ $HEAD == servers ]] || return 0
+    case $1 in
+        meta-dreamer) echo --set actor_head=servers ;;
+        a2c|ppo|rl2-ppo) echo --set policy_net=server-scoring ;;
+    esac
+}
 
 train() {  # train ALGO DIR [extra flags...]: trials drawn from the task family's train split
     local algo=$1 dir=$2
     shift 2
     [ -f "$dir/run.json" ] && { echo "exists: $dir (remove it to retrain)"; return 0; }
+    # shellcheck disable=SC2046
     edge-rl train --algo "$algo" --env load-balance-trials --max-minutes "$MINUTES" \
         --timesteps 100000000 --envs-per-runner 4 --set env.episodes_per_trial=2 --seed 0 \
-        --checkpoint-every 20 --keep-checkpoints 0 "${GPU_FLAGS[@]}" --output "$dir" "$@"
+        --checkpoint-every 20 --keep-checkpoints 0 $(head_flags "$algo") "${GPU_FLAGS[@]}" \
+        --output "$dir" "$@"
 }
 
 checkpoints() { for a in $ALGOS; do [ -d "$RUNS/$a" ] && echo "$RUNS/$a"; done; }
@@ -59,8 +74,8 @@ fi
 
 if [[ $STAGE == forgetting || $STAGE == all ]]; then
     # Forgetting: train on A, then on B starting from A's weights; evaluate both on A.
-    MINUTES=$FORGET_MINUTES train meta-dreamer "$RUNS/forget-A" --preset pareto-55
-    MINUTES=$FORGET_MINUTES train meta-dreamer "$RUNS/forget-AB" --preset uniform-100 \
+    MINUTES=$FORGET_MINUTES train "$FORGET_ALGO" "$RUNS/forget-A" --preset pareto-55
+    MINUTES=$FORGET_MINUTES train "$FORGET_ALGO" "$RUNS/forget-AB" --preset uniform-100 \
         --init-from "$RUNS/forget-A"
     edge-rl evaluate --schedule pareto-55:2 --seeds $SEED_LIST \
         --checkpoint "$RUNS/forget-A" "$RUNS/forget-AB" --policy shortest-expected-delay \

@@ -3,7 +3,8 @@
 ``--set policy_net=server-scoring`` puts it under ``--algo a2c`` / ``ppo`` on
 ``--env load-balance-trials``; ``--algo rl2-ppo`` gets the recurrent version (GRU memory across
 the trial, the RL^2 policy) with ``policy_net=server-scoring``. Model config keys: ``hidden``
-(token and scorer width) and ``memory`` (GRU size; 0 = feed-forward, no state).
+(token and scorer width), ``memory`` (GRU size; 0 = feed-forward, no state) and
+``separate_value`` (the value head's own token encoder).
 
 When the module has memory it is stateful: RLlib then adds a time axis to every batch (``[B, T,
 O]``, 1 step while sampling, ``max_seq_len`` when training), resets the state at each episode
@@ -49,7 +50,8 @@ class ServerScoringTorchRLModule(TorchRLModule, ValueFunctionAPI):
                 f"server-scoring scores one action per server: {num_servers} servers in the "
                 f"observation but {self.action_space.n} actions"
             )
-        known = {k: self.model_config[k] for k in ("hidden", "memory") if k in self.model_config}
+        keys = ("hidden", "memory", "separate_value")
+        known = {k: self.model_config[k] for k in keys if k in self.model_config}
         self.net = ServerScoringNet(num_servers, ServerScoringConfig(**known))
 
     @override(RLModule)

@@ -53,10 +53,16 @@ def num_servers_of(obs_size: int) -> int:
 
 @dataclass(frozen=True)
 class ServerScoringConfig:
-    """Sizes of ``ServerScoringNet``: token width, scorer width, GRU memory (0 = none)."""
+    """Sizes of ``ServerScoringNet``: token width, scorer width, GRU memory (0 = none).
+
+    ``separate_value``: the value head gets its own token encoder (and memory input without
+    gradient), so value regression on heavy-tailed returns cannot disturb the scorer's features;
+    False (the first version) shares them.
+    """
 
     hidden: int = 64
     memory: int = 0
+    separate_value: bool = False
 
     def __post_init__(self) -> None:
         if self.hidden < 1:
@@ -96,6 +102,16 @@ class ServerScoringNet(nn.Module):
         self.token_encoder = nn.Sequential(
             nn.Linear(SERVER_FEATURES + CONTEXT_FEATURES, h), nn.SiLU(), nn.Linear(h, h), nn.SiLU()
         )
+        self.value_encoder = (
+            nn.Sequential(
+                nn.Linear(SERVER_FEATURES + CONTEXT_FEATURES, h),
+                nn.SiLU(),
+                nn.Linear(h, h),
+                nn.SiLU(),
+            )
+            if self.config.separate_value
+            else None
+        )
         self.memory_cell = nn.GRUCell(2 * h + CONTEXT_FEATURES, m) if m else None
         self.scorer = nn.Sequential(nn.Linear(h + m, h), nn.SiLU(), nn.Linear(h, 1))
         self.value_head = nn.Sequential(
@@ -128,7 +144,12 @@ class ServerScoringNet(nn.Module):
             memory_BM = self.memory_cell(torch.cat([pooled_BH2, context_BC], dim=-1), memory_BM)
         memory_BNM = memory_BM.unsqueeze(1).expand(batch, n, self.config.memory)
         logits_BN = self.scorer(torch.cat([embed_BNH, memory_BNM], dim=-1)).squeeze(-1)
-        value_B = self.value_head(torch.cat([pooled_BH2, context_BC, memory_BM], dim=-1))
+        value_in_BH2, value_memory_BM = pooled_BH2, memory_BM
+        if self.value_encoder is not None:
+            value_BNH = self.value_encoder(torch.cat([tokens_BNF, context_BNC], dim=-1))
+            value_in_BH2 = torch.cat([value_BNH.mean(dim=1), value_BNH.amax(dim=1)], dim=-1)
+            value_memory_BM = memory_BM.detach()
+        value_B = self.value_head(torch.cat([value_in_BH2, context_BC, value_memory_BM], dim=-1))
         assert logits_BN.shape == (batch, n), logits_BN.shape
         return logits_BN, value_B.squeeze(-1), memory_BM
 

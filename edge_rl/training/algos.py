@@ -297,7 +297,7 @@ def _apply_policy_net(config: AlgorithmConfig, spec: RunSpec, policy_net: Any) -
 
     from edge_rl.algorithms.server_scoring_module import ServerScoringTorchRLModule
 
-    model = {"hidden": SERVER_SCORING_HIDDEN, "memory": 0}
+    model = {"hidden": SERVER_SCORING_HIDDEN, "memory": 0, "separate_value": True}
     if spec.algo == "rl2-ppo":
         model.update(memory=SERVER_SCORING_MEMORY, max_seq_len=RL2_MAX_SEQ_LEN)
     config.rl_module(

@@ -103,3 +103,19 @@ def test_layout_errors_say_what_to_use() -> None:
         num_servers_of(11)  # the plain env's observation
     with pytest.raises(ValueError, match="memory=-1"):
         ServerScoringConfig(memory=-1)
+
+
+@pytest.mark.parametrize("memory", [0, 8])
+def test_a_separate_value_head_keeps_value_gradients_out_of_the_policy(memory: int) -> None:
+    torch.manual_seed(0)
+    net = ServerScoringNet(N, ServerScoringConfig(hidden=16, memory=memory, separate_value=True))
+    _, value, _ = net(_trial_obs())
+    (value**2).sum().backward()
+    policy_parts = [net.token_encoder, net.scorer] + ([net.memory_cell] if memory else [])
+    assert all(p.grad is None for part in policy_parts for p in part.parameters())
+    assert all(p.grad is not None for p in net.value_encoder.parameters())
+    # Shared (the first version): the value trains the token encoder too.
+    shared = ServerScoringNet(N, ServerScoringConfig(hidden=16, memory=memory))
+    _, value, _ = shared(_trial_obs())
+    (value**2).sum().backward()
+    assert shared.token_encoder[0].weight.grad.abs().sum() > 0
