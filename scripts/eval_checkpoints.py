@@ -9,6 +9,12 @@ the final one is evaluated with its greedy policy on the run's own env, preset a
 episode per seed, as ``edge-rl evaluate --checkpoint``). Its x position is the run's env-step
 count and wall-clock minutes at that iteration (from metrics.csv). The figure (``--metric``:
 ``return`` on AIGC, ``mean_jct`` on load balancing) is plotted as mean with 95% CI per run.
+
+``--preset NAME`` and ``--env-set KEY=VALUE`` evaluate on another task than the run's own (e.g.
+a run trained on task-family trials, evaluated on ``--preset park --env-set
+episodes_per_trial=1``). Each run's ``best`` checkpoint is named in the JSON: pick it on
+validation seeds (say 100-119), then report it on the test seeds with ``edge-rl evaluate``, so
+the test seeds never choose the checkpoint.
 """
 
 from __future__ import annotations
@@ -41,19 +47,26 @@ def checkpoints_of(run: Path) -> list[tuple[int, Path]]:
     return found
 
 
-def evaluate_run(run: Path, seeds: list[int], metric: str) -> dict[str, Any]:
+def evaluate_run(
+    run: Path,
+    seeds: list[int],
+    metric: str,
+    preset: str | None = None,
+    env_set: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     spec = json.loads((run / "run.json").read_text())["spec"]
+    overrides = {**(spec.get("env_overrides") or {}), **(env_set or {})}
     rows = _iteration_rows(run)
     points = []
     for iteration, path in checkpoints_of(run):
         row = rows.get(iteration, {})
         records = evaluate(
             spec["env"],
-            spec["preset"],
+            preset or spec["preset"],
             lambda seed, path=path: CheckpointPolicy(path, seed=seed),
             seeds,
             world_seed=spec.get("world_seed"),
-            **(spec.get("env_overrides") or {}),
+            **overrides,
         )
         values = [r.metrics[metric] for r in records]
         crashes = [r.metrics.get("crash_events") for r in records]
@@ -73,7 +86,26 @@ def evaluate_run(run: Path, seeds: list[int], metric: str) -> dict[str, Any]:
             f"± {point[metric]['ci95']:.1f}"
             + (f"  crashes {point['crash_events']:.1f}" if "crash_events" in point else "")
         )
-    return {"run": str(run), "algo": spec["algo"], "points": points}
+    lower_is_better = metric == "mean_jct"
+    best = (min if lower_is_better else max)(points, key=lambda p: p[metric]["mean"])
+    return {
+        "run": str(run),
+        "algo": spec["algo"],
+        "preset": preset or spec["preset"],
+        "env_overrides": overrides,
+        "best": best["checkpoint"],
+        "points": points,
+    }
+
+
+def _env_setting(text: str) -> tuple[str, Any]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"--env-set {text!r}: use KEY=VALUE")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
 
 
 def plot(curves: list[dict[str, Any]], metric: str, x: str, path: Path, title: str) -> None:
@@ -113,6 +145,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--png", type=Path, default=None)
     parser.add_argument("--title", default="greedy evaluation of checkpoints")
+    parser.add_argument("--preset", default=None, help="evaluate on this preset, not the run's")
+    parser.add_argument(
+        "--env-set", type=_env_setting, action="append", default=[], metavar="KEY=VALUE",
+        help="env knob for the evaluation (overrides the run's), e.g. episodes_per_trial=1",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if args.from_json is not None:
         curves = json.loads(args.from_json.read_text())["curves"]
@@ -130,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         env = json.loads((run / "run.json").read_text())["spec"]["env"]
         metric = args.metric or ("return" if env == "aigc" else "mean_jct")
-        curves.append(evaluate_run(run, args.seeds, metric))
+        curves.append(evaluate_run(run, args.seeds, metric, args.preset, dict(args.env_set)))
+        print(f"{run.name}: best checkpoint {curves[-1]['best']}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"seeds": args.seeds, "curves": curves}, indent=2) + "\n")

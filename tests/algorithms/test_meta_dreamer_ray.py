@@ -158,11 +158,16 @@ def test_train_and_evaluate_schedule_commands(ray_session, tmp_path: Path, capsy
     script = Path(__file__).resolve().parents[2] / "scripts" / "eval_checkpoints.py"
     curves = tmp_path / "curves.json"
     done = subprocess.run(
-        [sys.executable, str(script), str(run), "--seeds", "0", "--json", str(curves)],
+        [sys.executable, str(script), str(run), "--seeds", "0", "--json", str(curves),
+         "--preset", "park", "--env-set", "episodes_per_trial=1"],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
-    points = json.loads(curves.read_text())["curves"][0]["points"]
+    curve = json.loads(curves.read_text())["curves"][0]
+    assert curve["preset"] == "park" and curve["env_overrides"]["episodes_per_trial"] == 1
+    assert curve["env_overrides"]["jobs_per_episode"] == 12  # the run's own knobs stay
+    points = curve["points"]
+    assert curve["best"] in {p["checkpoint"] for p in points}
     assert points[-1]["checkpoint"] == "final" and points[-1]["env_steps"] >= 96
     assert np.isfinite(points[-1]["mean_jct"]["mean"])
 
