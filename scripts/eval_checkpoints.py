@@ -125,6 +125,8 @@ def plot(curves: list[dict[str, Any]], metric: str, x: str, path: Path, title: s
         )
     ax.set_xlabel("env steps" if x == "env_steps" else "minutes of training")
     ax.set_ylabel(f"greedy {metric} (mean, 95% CI over seeds)")
+    if metric == "mean_jct":
+        ax.set_yscale("log")  # collapsed policies sit orders of magnitude above good ones
     ax.set_title(title)
     ax.legend(fontsize=8)
     fig.tight_layout()
