@@ -14,6 +14,10 @@
 #   HEAD=servers      policy head: "servers" (one shared scorer per server: meta-dreamer's
 #                     actor_head=servers, a2c/rl2-ppo's policy_net=server-scoring) or "mlp"
 #   FORGET_ALGO=meta-dreamer   the agent of the forgetting study
+#   PICK=validation   which checkpoint of a run the evaluations use: "validation" (the best on
+#                     park over validation seeds 100 .. 100+VAL_SEEDS-1, never the test seeds;
+#                     training on the family is unstable, finals are often collapsed) or "final"
+#   VAL_SEEDS=10
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -d .venv ] && source .venv/bin/activate
@@ -30,6 +34,8 @@ GPU_FLAGS=()
 [ -n "${GPUS:-}" ] && GPU_FLAGS=(--gpus-per-learner "$GPUS")
 HEAD=${HEAD:-servers}
 FORGET_ALGO=${FORGET_ALGO:-meta-dreamer}
+PICK=${PICK:-validation}
+VAL_SEEDS=${VAL_SEEDS:-10}
 HEURISTICS="shortest-expected-delay least-observed-load least-work-left shortest-processing-time power-of-two-choices random"
 mkdir -p "$RUNS" "$OUT"
 
@@ -52,13 +58,28 @@ train() {  # train ALGO DIR [extra flags...]: trials drawn from the task family'
         --output "$dir" "$@"
 }
 
-checkpoints() { for a in $ALGOS; do [ -d "$RUNS/$a" ] && echo "$RUNS/$a"; done; }
+runs() { for a in $ALGOS; do [ -d "$RUNS/$a" ] && echo "$RUNS/$a"; done; }
+
+checkpoints() {  # what the evaluations load: each run, or its validation-picked checkpoint
+    if [[ $PICK == final ]]; then runs; return; fi
+    python - "$OUT/validation.json" <<'PY'
+import json, sys
+for curve in json.load(open(sys.argv[1]))["curves"]:
+    print(f"{curve['run']}/checkpoints/{curve['best']}")
+PY
+}
 
 if [[ $STAGE == train || $STAGE == all ]]; then
     for algo in $ALGOS; do train "$algo" "$RUNS/$algo"; done
 fi
 
 if [[ $STAGE == evaluate || $STAGE == all ]]; then
+    if [[ $PICK == validation ]]; then
+        # shellcheck disable=SC2046
+        python scripts/eval_checkpoints.py $(runs) --seeds $(seq 100 $((99 + VAL_SEEDS))) \
+            --preset park --env-set episodes_per_trial=1 \
+            --json "$OUT/validation.json" --png "$OUT/validation.png"
+    fi
     # Standard: the default Park workload, one episode per seed.
     edge-rl evaluate --schedule park:1 --seeds $SEED_LIST --policy $HEURISTICS \
         --checkpoint $(checkpoints) --json "$OUT/standard.json" --plot "$OUT/standard.png"
