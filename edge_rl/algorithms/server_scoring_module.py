@@ -64,32 +64,32 @@ class ServerScoringTorchRLModule(TorchRLModule, ValueFunctionAPI):
             return {}
         return {MEMORY_STATE: np.zeros(self.net.memory_size, np.float32)}
 
-    def _run(self, batch: dict[str, Any]) -> dict[str, Any]:
+    def _run(self, batch: dict[str, Any], with_value: bool) -> dict[str, Any]:
+        """Logits (and values as EMBEDDINGS when ``with_value``; acting skips the value head)."""
         obs = batch[Columns.OBS].float()
+        out: dict[str, Any] = {}
         if not self.is_stateful():
-            logits_BN, value_B, _ = self.net(obs)
-            return {Columns.ACTION_DIST_INPUTS: logits_BN, Columns.EMBEDDINGS: value_B}
-        memory_BM = batch[Columns.STATE_IN][MEMORY_STATE].float()
-        logits_BTN, value_BT, memory_BM = self.net.unroll(obs, memory_BM)
-        return {
-            Columns.ACTION_DIST_INPUTS: logits_BTN,
-            Columns.EMBEDDINGS: value_BT,
-            Columns.STATE_OUT: {MEMORY_STATE: memory_BM},
-        }
-
-    @override(RLModule)
-    def _forward(self, batch: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        out = self._run(batch)
-        out.pop(Columns.EMBEDDINGS)
+            logits, values, _ = self.net(obs, with_value=with_value)
+        else:
+            memory_BM = batch[Columns.STATE_IN][MEMORY_STATE].float()
+            logits, values, memory_BM = self.net.unroll(obs, memory_BM, with_value)
+            out[Columns.STATE_OUT] = {MEMORY_STATE: memory_BM}
+        out[Columns.ACTION_DIST_INPUTS] = logits
+        if with_value:
+            out[Columns.EMBEDDINGS] = values
         return out
 
     @override(RLModule)
+    def _forward(self, batch: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        return self._run(batch, with_value=False)
+
+    @override(RLModule)
     def _forward_train(self, batch: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        return self._run(batch)
+        return self._run(batch, with_value=True)
 
     @override(ValueFunctionAPI)
     def compute_values(self, batch: dict[str, Any], embeddings: Any = None) -> torch.Tensor:
         """State values (``[B]``, or ``[B, T]`` when stateful); reuses ``_forward_train``'s."""
         if embeddings is not None:
             return embeddings
-        return self._run(batch)[Columns.EMBEDDINGS]
+        return self._run(batch, with_value=True)[Columns.EMBEDDINGS]

@@ -34,6 +34,8 @@ LOG_SCALE = 10.0
 SERVER_FEATURES = 4
 #: shared context features: incoming size, previous reward, new-episode flag
 CONTEXT_FEATURES = 3
+#: inputs of the per-server token encoders: a server's features with the context appended
+TOKEN_INPUTS = SERVER_FEATURES + CONTEXT_FEATURES
 
 
 def trial_obs_size(num_servers: int) -> int:
@@ -87,11 +89,41 @@ def split_trial_obs(obs_BO: torch.Tensor, num_servers: int) -> tuple[torch.Tenso
     return tokens_BNF, context_BC
 
 
+def server_inputs(obs_BO: torch.Tensor, num_servers: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each server's token with the shared context appended (``[B, N, TOKEN_INPUTS]``), and
+    the context itself (``[B, CONTEXT_FEATURES]``)."""
+    tokens_BNF, context_BC = split_trial_obs(obs_BO, num_servers)
+    context_BNC = context_BC.unsqueeze(1).expand(-1, num_servers, CONTEXT_FEATURES)
+    return torch.cat([tokens_BNF, context_BNC], dim=-1), context_BC
+
+
+def token_mlp(width: int, layers: int) -> nn.Sequential:
+    """``layers`` x (Linear, SiLU) from ``TOKEN_INPUTS`` features, applied to every server."""
+    mods: list[nn.Module] = []
+    for i in range(layers):
+        mods += [nn.Linear(TOKEN_INPUTS if i == 0 else width, width), nn.SiLU()]
+    return nn.Sequential(*mods)
+
+
+def scorer_mlp(inputs: int, width: int) -> nn.Sequential:
+    """Per-server score; the output layer starts at zero, so the first policy is uniform."""
+    scorer = nn.Sequential(nn.Linear(inputs, width), nn.SiLU(), nn.Linear(width, 1))
+    nn.init.zeros_(scorer[-1].weight)
+    nn.init.zeros_(scorer[-1].bias)
+    return scorer
+
+
+def pool(embed_BNH: torch.Tensor) -> torch.Tensor:
+    """Mean and max over the servers: ``[B, N, H]`` -> ``[B, 2 H]``."""
+    return torch.cat([embed_BNH.mean(dim=1), embed_BNH.amax(dim=1)], dim=-1)
+
+
 class ServerScoringNet(nn.Module):
     """Shared per-server scorer + pooled value head, with optional RL^2 GRU memory.
 
     ``forward(obs_BO, memory_BM)`` -> ``(logits_BN, value_B, memory_BM)``; with ``memory=0`` the
-    memory tensors are ``[B, 0]`` and pass through unchanged.
+    memory tensors are ``[B, 0]`` and pass through unchanged. ``with_value=False`` skips the
+    value head (acting needs only the logits) and returns ``None`` in its place.
     """
 
     def __init__(self, num_servers: int, config: ServerScoringConfig | None = None) -> None:
@@ -99,27 +131,13 @@ class ServerScoringNet(nn.Module):
         self.num_servers = num_servers
         self.config = config or ServerScoringConfig()
         h, m = self.config.hidden, self.config.memory
-        self.token_encoder = nn.Sequential(
-            nn.Linear(SERVER_FEATURES + CONTEXT_FEATURES, h), nn.SiLU(), nn.Linear(h, h), nn.SiLU()
-        )
-        self.value_encoder = (
-            nn.Sequential(
-                nn.Linear(SERVER_FEATURES + CONTEXT_FEATURES, h),
-                nn.SiLU(),
-                nn.Linear(h, h),
-                nn.SiLU(),
-            )
-            if self.config.separate_value
-            else None
-        )
+        self.token_encoder = token_mlp(h, layers=2)
+        self.value_encoder = token_mlp(h, layers=2) if self.config.separate_value else None
         self.memory_cell = nn.GRUCell(2 * h + CONTEXT_FEATURES, m) if m else None
-        self.scorer = nn.Sequential(nn.Linear(h + m, h), nn.SiLU(), nn.Linear(h, 1))
+        self.scorer = scorer_mlp(h + m, h)
         self.value_head = nn.Sequential(
             nn.Linear(2 * h + CONTEXT_FEATURES + m, h), nn.SiLU(), nn.Linear(h, 1)
         )
-        # Start from a uniform policy: every server scores 0 whatever it sees.
-        nn.init.zeros_(self.scorer[-1].weight)
-        nn.init.zeros_(self.scorer[-1].bias)
 
     @property
     def memory_size(self) -> int:
@@ -129,48 +147,51 @@ class ServerScoringNet(nn.Module):
         return torch.zeros(batch, self.config.memory, device=device)
 
     def forward(
-        self, obs_BO: torch.Tensor, memory_BM: torch.Tensor | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        self, obs_BO: torch.Tensor, memory_BM: torch.Tensor | None = None, with_value: bool = True
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
         assert obs_BO.dim() == 2, obs_BO.shape
         batch, n = obs_BO.shape[0], self.num_servers
         if memory_BM is None:
             memory_BM = self.initial_memory(batch, obs_BO.device)
         assert memory_BM.shape == (batch, self.config.memory), memory_BM.shape
-        tokens_BNF, context_BC = split_trial_obs(obs_BO, n)
-        context_BNC = context_BC.unsqueeze(1).expand(batch, n, CONTEXT_FEATURES)
-        embed_BNH = self.token_encoder(torch.cat([tokens_BNF, context_BNC], dim=-1))
-        pooled_BH2 = torch.cat([embed_BNH.mean(dim=1), embed_BNH.amax(dim=1)], dim=-1)
+        inputs_BNI, context_BC = server_inputs(obs_BO, n)
+        embed_BNH = self.token_encoder(inputs_BNI)
+        pooled_BH2 = pool(embed_BNH)
         if self.memory_cell is not None:
             memory_BM = self.memory_cell(torch.cat([pooled_BH2, context_BC], dim=-1), memory_BM)
         memory_BNM = memory_BM.unsqueeze(1).expand(batch, n, self.config.memory)
         logits_BN = self.scorer(torch.cat([embed_BNH, memory_BNM], dim=-1)).squeeze(-1)
+        assert logits_BN.shape == (batch, n), logits_BN.shape
+        if not with_value:
+            return logits_BN, None, memory_BM
         value_in_BH2, value_memory_BM = pooled_BH2, memory_BM
         if self.value_encoder is not None:
-            value_BNH = self.value_encoder(torch.cat([tokens_BNF, context_BNC], dim=-1))
-            value_in_BH2 = torch.cat([value_BNH.mean(dim=1), value_BNH.amax(dim=1)], dim=-1)
+            value_in_BH2 = pool(self.value_encoder(inputs_BNI))
             value_memory_BM = memory_BM.detach()
         value_B = self.value_head(torch.cat([value_in_BH2, context_BC, value_memory_BM], dim=-1))
-        assert logits_BN.shape == (batch, n), logits_BN.shape
         return logits_BN, value_B.squeeze(-1), memory_BM
 
     def unroll(
-        self, obs_BTO: torch.Tensor, memory_BM: torch.Tensor | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        self, obs_BTO: torch.Tensor, memory_BM: torch.Tensor | None = None, with_value: bool = True
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
         """``forward`` over a time axis: ``[B, T, O]`` -> ``[B, T, N]``, ``[B, T]``, last memory."""
         assert obs_BTO.dim() == 3, obs_BTO.shape
         batch, steps = obs_BTO.shape[:2]
         if self.memory_cell is None:
-            logits, values, memory_BM = self.forward(obs_BTO.reshape(batch * steps, -1), None)
+            flat_BO = obs_BTO.reshape(batch * steps, -1)
+            logits, values, _ = self.forward(flat_BO, None, with_value)
             last = self.initial_memory(batch, obs_BTO.device)
-            return logits.reshape(batch, steps, -1), values.reshape(batch, steps), last
+            values_BT = None if values is None else values.reshape(batch, steps)
+            return logits.reshape(batch, steps, -1), values_BT, last
         if memory_BM is None:
             memory_BM = self.initial_memory(batch, obs_BTO.device)
         all_logits, all_values = [], []
         for t in range(steps):
-            logits_BN, value_B, memory_BM = self.forward(obs_BTO[:, t], memory_BM)
+            logits_BN, value_B, memory_BM = self.forward(obs_BTO[:, t], memory_BM, with_value)
             all_logits.append(logits_BN)
             all_values.append(value_B)
-        return torch.stack(all_logits, 1), torch.stack(all_values, 1), memory_BM
+        values_BT = torch.stack(all_values, 1) if with_value else None
+        return torch.stack(all_logits, 1), values_BT, memory_BM
 
 
 class ServerScoringHead(nn.Module):
@@ -185,19 +206,12 @@ class ServerScoringHead(nn.Module):
         super().__init__()
         self.num_servers = num_servers
         self.context = nn.Sequential(nn.Linear(context_dim, hidden), nn.LayerNorm(hidden))
-        self.token_encoder = nn.Sequential(
-            nn.Linear(SERVER_FEATURES + CONTEXT_FEATURES, hidden), nn.SiLU()
-        )
-        self.scorer = nn.Sequential(nn.Linear(2 * hidden, hidden), nn.SiLU(), nn.Linear(hidden, 1))
-        nn.init.zeros_(self.scorer[-1].weight)
-        nn.init.zeros_(self.scorer[-1].bias)
+        self.token_encoder = token_mlp(hidden, layers=1)
+        self.scorer = scorer_mlp(2 * hidden, hidden)
 
     def forward(self, obs_BO: torch.Tensor, context_BE: torch.Tensor) -> torch.Tensor:
-        batch, n = obs_BO.shape[0], self.num_servers
-        tokens_BNF, ctx_BC = split_trial_obs(obs_BO, n)
-        ctx_BNC = ctx_BC.unsqueeze(1).expand(batch, n, CONTEXT_FEATURES)
-        embed_BNH = self.token_encoder(torch.cat([tokens_BNF, ctx_BNC], dim=-1))
+        embed_BNH = self.token_encoder(server_inputs(obs_BO, self.num_servers)[0])
         context_BNH = self.context(context_BE).unsqueeze(1).expand_as(embed_BNH)
         logits_BN = self.scorer(torch.cat([embed_BNH, context_BNH], dim=-1)).squeeze(-1)
-        assert logits_BN.shape == (batch, n), logits_BN.shape
+        assert logits_BN.shape == (obs_BO.shape[0], self.num_servers), logits_BN.shape
         return logits_BN

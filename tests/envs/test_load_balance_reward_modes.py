@@ -5,18 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+# pytest puts this directory on sys.path: the event-order corner-case config of the env tests
+from test_load_balance import EDGE
+
 from edge_rl.envs.load_balance import LoadBalanceEnv, make_load_balance_config
 from edge_rl.envs.load_balance.trial import MetaTrialEnv
 from edge_rl.envs.load_balance.vector import LoadBalanceVectorEnv
-
-#: zero-length services and simultaneous arrivals (the event-order corner cases)
-EDGE = dict(
-    num_servers=3,
-    service_rates=(50.0, 0.5, 1.0),
-    mean_interval=0.5,
-    pareto_scale=3.0,
-    jobs_per_episode=300,
-)
 
 
 def _run(env: LoadBalanceEnv, seed: int, policy_seed: int) -> tuple[list[float], dict]:

@@ -153,11 +153,12 @@ class LoadBalanceEnv(gym.Env[np.ndarray, np.int64]):
         # Park's Server.schedule + process: start at once if idle (or its job ends right now).
         queues[action].append(k)
         qwork[action] += sizes[k]
-        # FIFO with deterministic service: job k finishes when the server's backlog ends plus
-        # its own service time (the "jct" reward charges that at dispatch).
-        tail = self._tail
-        done_k = max(now, tail[action]) + int(sizes[k] / self._rates[action])
-        tail[action] = done_k
+        if self._jct_reward:
+            # FIFO with deterministic service: job k finishes when the server's backlog ends
+            # plus its own service time; the "jct" reward charges that at dispatch.
+            tail = self._tail
+            done_k = max(now, tail[action]) + int(sizes[k] / self._rates[action])
+            tail[action] = done_k
         self._server_of[k] = action
         in_system = self._in_system + 1
         if curr[action] < 0 or cfin[action] <= now:
