@@ -201,7 +201,8 @@ def _finite(value: Any) -> bool:
 
 
 def key_safe_wandb_callback(**kwargs: Any) -> Any:
-    """Ray's WandbLoggerCallback, except that WANDB_API_KEY never goes into a runtime env.
+    """Ray's WandbLoggerCallback, except that WANDB_API_KEY never goes into a runtime env and
+    each trial's logging actor waits for wandb to write its run before it is killed.
 
     Ray's callback copies the key into its logging actor's runtime env, and Ray writes runtime
     envs in plain text to the session's runtime_env_agent.log. The logging actor runs on the
@@ -209,10 +210,30 @@ def key_safe_wandb_callback(**kwargs: Any) -> Any:
     process's for a local Ray; the cluster's secret on a cluster), so nothing is lost.
     """
     import ray
-    from ray.air.integrations.wandb import WandbLoggerCallback
+    from ray.air.integrations.wandb import WandbLoggerCallback, _WandbLoggingActor
     from ray.air.util.node import _force_on_current_node
 
+    class FlushingWandbLoggingActor(_WandbLoggingActor):
+        """Ray's logging actor, except that it waits for wandb-core to write the run to disk.
+
+        wandb.finish() can return before the wandb-core service process has written the run's
+        records; the callback then kills this actor as soon as run() returns, atexit never
+        runs, and an offline run file can be left holding only its header (seen on a loaded
+        CI machine). wandb.teardown() waits for the service to finish and exit.
+        """
+
+        def run(self) -> None:
+            try:
+                super().run()
+            finally:
+                try:
+                    self._wandb.teardown()
+                except BaseException as exc:  # noqa: BLE001 - never fail the trial over this
+                    print(f"wandb teardown in the logging actor failed: {exc!r}")
+
     class KeySafeWandbLoggerCallback(WandbLoggerCallback):
+        _logger_actor_cls = FlushingWandbLoggingActor
+
         def _start_logging_actor(self, trial: Any, exclude_results: list[str], **init: Any) -> None:
             if not self._remote_logger_class:
                 # The options Ray's own callback uses, minus runtime_env={"env_vars": {key}}.
