@@ -115,6 +115,28 @@ def test_bad_settings_name_the_fix() -> None:
         _config().training(batch_length_T=0).validate()
     with pytest.raises(ValueError, match="lambda_"):
         _config().training(lambda_=1.5).validate()
+    with pytest.raises(ValueError, match="reward_input='obs'.*'feat', 'deter'"):
+        _config().training(reward_input="obs").validate()
+
+
+def test_reward_input_reaches_the_module() -> None:
+    import gymnasium as gym
+    import numpy as np
+
+    from edge_rl.algorithms.meta_dreamer.torch.meta_dreamer_torch_rl_module import (
+        MetaDreamerTorchRLModule,
+    )
+
+    config = _config().training(reward_input="deter")
+    config.validate()
+    module = MetaDreamerTorchRLModule(
+        observation_space=gym.spaces.Box(-np.inf, np.inf, (9,), np.float32),
+        action_space=gym.spaces.Discrete(2),
+        model_config=config._model_config_auto_includes,
+    )
+    wm = module.nets.world_model
+    assert module.sizes.reward_input == "deter"
+    assert wm.reward_head[0].in_features == module.sizes.deter
 
 
 def test_train_and_evaluate_schedule_commands(ray_session, tmp_path: Path, capsys) -> None:

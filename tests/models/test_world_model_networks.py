@@ -161,3 +161,55 @@ def test_servers_actor_head_reads_the_decoded_observation_and_trains_without_the
         MetaDreamerNets(OBS, ACTIONS, cfg)
     with pytest.raises(ValueError, match="actor_head='gnn'"):
         WorldModelConfig(actor_head="gnn")
+
+
+def _action_reward_batch(nets: MetaDreamerNets, T: int = 8, B: int = 16) -> dict:
+    """r_{t-1} = +1 for action 0, -1 otherwise, and the observation repeats it (as the trial
+    env's observation repeats the previous reward)."""
+    g = torch.Generator().manual_seed(3)
+    prev = torch.randint(-1, ACTIONS, (T, B), generator=g)
+    rewards = torch.where(prev == 0, 1.0, -1.0) * (prev >= 0)
+    obs = torch.rand(T, B, OBS, generator=g)
+    obs[..., 0] = rewards
+    state = nets.initial_state(B)
+    return {"obs": obs, "prev_actions": prev, "rewards": rewards, "continues": torch.ones(T, B),
+            "h": state["h"], "z": state["z"], "m": state["m"]}  # fmt: skip
+
+
+def _imagined_reward(nets: MetaDreamerNets, seq: dict, action: int) -> float:
+    from edge_rl.models.world_model.functions import two_hot_decode
+
+    wm = nets.world_model
+    feat = seq["feat"].detach().flatten(0, 1)
+    h, z = feat[:, : nets.cfg.deter], feat[:, nets.cfg.deter :]
+    a = torch.nn.functional.one_hot(torch.full((len(h),), action), ACTIONS).float()
+    h, prior = wm.img_step(h, z, a)
+    next_feat = torch.cat([h, wm.sample(prior)], dim=-1)
+    return two_hot_decode(wm.reward_logits(next_feat), wm.bins).mean().item()
+
+
+def test_reward_from_the_deterministic_state_depends_on_the_imagined_action():
+    from dataclasses import replace
+
+    with pytest.raises(ValueError, match="reward_input='z'"):
+        WorldModelConfig(reward_input="z")
+    cfg = replace(WORLD_MODEL_PRESETS["debug"], reward_input="deter")
+    torch.manual_seed(0)
+    nets = MetaDreamerNets(OBS, ACTIONS, cfg)
+    # the head reads h alone: the latent part of the features changes nothing
+    feat = torch.randn(5, cfg.feat)
+    other = feat.clone()
+    other[:, cfg.deter :] = torch.randn(5, cfg.latent)
+    assert torch.equal(nets.world_model.reward_logits(feat), nets.world_model.reward_logits(other))
+    batch = _action_reward_batch(nets)
+    opt = torch.optim.Adam(nets.world_model.parameters(), lr=3e-3)
+    for _ in range(150):
+        seq = observe_sequence(nets, batch)
+        loss, _ = world_model_loss(nets, batch, seq, DreamerLossConfig())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        seq = observe_sequence(nets, batch)
+        good, bad = _imagined_reward(nets, seq, 0), _imagined_reward(nets, seq, 1)
+    assert good - bad > 1.0, (good, bad)  # the true difference is 2

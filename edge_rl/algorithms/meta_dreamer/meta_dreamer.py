@@ -68,7 +68,9 @@ class MetaDreamerConfig(AlgorithmConfig):
             single sizes of the preset (None: the preset's). actor_head: "mlp" (DreamerV3's
             actor over features and memory) or "servers" (one shared scorer per server over the
             decoded observation, features and memory as context; see
-            edge_rl/models/server_scoring.py).
+            edge_rl/models/server_scoring.py). reward_input: "feat" (DreamerV3's reward head
+            on [h, z]) or "deter" (on h alone, which must then predict each reward from the
+            state and the action; see WorldModelConfig).
 
     World model: free_bits (1.0 nat), dyn_scale (0.5), rep_scale (0.1), world_model_lr (1e-4).
     Imagination actor-critic: horizon (15), gamma (0.997 per job decision), lambda_ (0.95),
@@ -91,6 +93,7 @@ class MetaDreamerConfig(AlgorithmConfig):
         self.layers: int | None = None
         self.memory: int | None = None
         self.actor_head = "mlp"
+        self.reward_input = "feat"
         self.free_bits = 1.0
         self.dyn_scale = 0.5
         self.rep_scale = 0.1
@@ -128,6 +131,7 @@ class MetaDreamerConfig(AlgorithmConfig):
         layers: int | None = NotProvided,
         memory: int | None = NotProvided,
         actor_head: str = NotProvided,
+        reward_input: str = NotProvided,
         free_bits: float = NotProvided,
         dyn_scale: float = NotProvided,
         rep_scale: float = NotProvided,
@@ -159,14 +163,17 @@ class MetaDreamerConfig(AlgorithmConfig):
         """The preset named by ``model_size`` with any single sizes overridden."""
         base = WORLD_MODEL_PRESETS[self.model_size]
         overrides = {k: getattr(self, k) for k in SIZE_KEYS if getattr(self, k) is not None}
-        return replace(base, actor_head=self.actor_head, **overrides)
+        return replace(
+            base, actor_head=self.actor_head, reward_input=self.reward_input, **overrides
+        )
 
     @property
     @override(AlgorithmConfig)
     def _model_config_auto_includes(self) -> dict[str, Any]:
         sizes = self.world_model_config()
         return super()._model_config_auto_includes | {
-            k: getattr(sizes, k) for k in (*SIZE_KEYS, "unimix", "num_bins", "actor_head")
+            k: getattr(sizes, k)
+            for k in (*SIZE_KEYS, "unimix", "num_bins", "actor_head", "reward_input")
         }
 
     @override(AlgorithmConfig)

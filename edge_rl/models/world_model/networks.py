@@ -37,6 +37,8 @@ from edge_rl.models.world_model.functions import (
 
 #: actor heads of the recurrent policy
 ACTOR_HEADS: tuple[str, ...] = ("mlp", "servers")
+#: what the reward head reads
+REWARD_INPUTS: tuple[str, ...] = ("feat", "deter")
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,12 @@ class WorldModelConfig:
         actor_head: "mlp" (logits from an MLP over features and memory) or "servers" (the
             shared per-server scorer of ``edge_rl.models.server_scoring`` over the decoded
             observation, with features and memory as its context; trial observations only).
+        reward_input: "feat" (DreamerV3: r_t from [h_{t+1}, z_{t+1}]) or "deter" (from h_{t+1}
+            alone). When the observation repeats the previous reward (the trial env's does),
+            a posterior z_{t+1} carries r_t, and a feat-reading head learns to copy it from
+            there and ignores the action; in imagination z comes from the prior and the
+            predicted reward no longer depends on what the actor chose. h_{t+1} =
+            GRU(h_t, [z_t, a_t]) has to predict r_t from the state and the action.
     """
 
     deter: int = 256
@@ -66,6 +74,7 @@ class WorldModelConfig:
     unimix: float = 0.01
     num_bins: int = 255
     actor_head: str = "mlp"
+    reward_input: str = "feat"
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -73,6 +82,11 @@ class WorldModelConfig:
             if f.name == "actor_head":
                 if value not in ACTOR_HEADS:
                     raise ValueError(f"actor_head={value!r}: must be one of {list(ACTOR_HEADS)}")
+            elif f.name == "reward_input":
+                if value not in REWARD_INPUTS:
+                    raise ValueError(
+                        f"reward_input={value!r}: must be one of {list(REWARD_INPUTS)}"
+                    )
             elif f.name == "unimix":
                 if not 0.0 <= value < 1.0:
                     raise ValueError(f"unimix={value}: must be in [0, 1)")
@@ -135,13 +149,20 @@ class WorldModel(nn.Module):
         self.prior_head = mlp(cfg.deter, cfg.hidden, 1, cfg.latent)
         self.post_head = mlp(cfg.deter + cfg.hidden, cfg.hidden, 1, cfg.latent)
         self.decoder = mlp(cfg.feat, cfg.hidden, cfg.layers, obs_dim)
-        self.reward_head = mlp(cfg.feat, cfg.hidden, cfg.layers, cfg.num_bins, zero_out=True)
+        reward_in = cfg.deter if cfg.reward_input == "deter" else cfg.feat
+        self.reward_head = mlp(reward_in, cfg.hidden, cfg.layers, cfg.num_bins, zero_out=True)
         self.continue_head = mlp(cfg.feat, cfg.hidden, cfg.layers, 1)
         self.register_buffer("bins", symlog_bins(cfg.num_bins), persistent=False)
 
     def decode_obs(self, feat_BF: torch.Tensor) -> torch.Tensor:
         """The decoder's observation (symexp of its symlog prediction)."""
         return symexp(self.decoder(feat_BF))
+
+    def reward_logits(self, feat_BF: torch.Tensor) -> torch.Tensor:
+        """Two-hot logits of the reward received on entering the state ``feat`` = [h, z]."""
+        if self.cfg.reward_input == "deter":
+            feat_BF = feat_BF[..., : self.cfg.deter]
+        return self.reward_head(feat_BF)
 
     def embed(self, obs_BO: torch.Tensor) -> torch.Tensor:
         assert obs_BO.shape[-1] == self.obs_dim, (obs_BO.shape, self.obs_dim)

@@ -105,7 +105,7 @@ def world_model_loss(
     wm = nets.world_model
     feat = seq["feat"]
     decoder_TB = ((wm.decoder(feat) - symlog(batch["obs"])) ** 2).sum(-1)
-    reward_TB = two_hot_loss(wm.reward_head(feat), batch["rewards"].float(), wm.bins)
+    reward_TB = two_hot_loss(wm.reward_logits(feat), batch["rewards"].float(), wm.bins)
     cont_TB = F.binary_cross_entropy_with_logits(
         wm.continue_head(feat).squeeze(-1), batch["continues"].float(), reduction="none"
     )
@@ -176,7 +176,7 @@ def actor_critic_loss(
     m_sg = imag["m"].detach()
     with torch.no_grad():
         next_feat = feat[1:]
-        rewards_HN = two_hot_decode(wm.reward_head(next_feat), wm.bins)
+        rewards_HN = two_hot_decode(wm.reward_logits(next_feat), wm.bins)
         continues_HN = torch.sigmoid(wm.continue_head(next_feat).squeeze(-1))
         values_H1N = two_hot_decode(ag.value_logits(feat, m_sg), wm.bins)
         returns_HN = lambda_returns(

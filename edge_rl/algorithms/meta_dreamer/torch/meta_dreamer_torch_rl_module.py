@@ -31,6 +31,7 @@ SIZE_FIELDS = (
     "unimix",
     "num_bins",
     "actor_head",
+    "reward_input",
 )
 
 
