@@ -69,6 +69,17 @@ for curve in json.load(open(sys.argv[1]))["curves"]:
 PY
 }
 
+pick() {  # pick RUN PRESET NAME: RUN's checkpoint best on PRESET's validation seeds (or RUN)
+    if [[ $PICK == final ]]; then echo "$1"; return; fi
+    python scripts/eval_checkpoints.py "$1" --seeds $(seq 100 $((99 + VAL_SEEDS))) \
+        --preset "$2" --env-set episodes_per_trial=1 --json "$OUT/$3.json" >&2
+    python - "$OUT/$3.json" <<'PY'
+import json, sys
+curve = json.load(open(sys.argv[1]))["curves"][0]
+print(f"{curve['run']}/checkpoints/{curve['best']}")
+PY
+}
+
 if [[ $STAGE == train || $STAGE == all ]]; then
     for algo in $ALGOS; do train "$algo" "$RUNS/$algo"; done
 fi
@@ -94,14 +105,18 @@ if [[ $STAGE == evaluate || $STAGE == all ]]; then
 fi
 
 if [[ $STAGE == forgetting || $STAGE == all ]]; then
-    # Forgetting: train on A, then on B starting from A's weights; evaluate both on A.
+    # Forgetting: train on A, then on B starting from A's weights; evaluate both on A (and B).
+    # With PICK=validation, A's checkpoint is the best on A's validation seeds (B starts from
+    # it) and AB's the best on B's: the model one would deploy after each phase.
     MINUTES=$FORGET_MINUTES train "$FORGET_ALGO" "$RUNS/forget-A" --preset pareto-55
+    A_CKPT=$(pick "$RUNS/forget-A" pareto-55 forget_val_A)
     MINUTES=$FORGET_MINUTES train "$FORGET_ALGO" "$RUNS/forget-AB" --preset uniform-100 \
-        --init-from "$RUNS/forget-A"
+        --init-from "$A_CKPT"
+    AB_CKPT=$(pick "$RUNS/forget-AB" uniform-100 forget_val_AB)
     edge-rl evaluate --schedule pareto-55:2 --seeds $SEED_LIST \
-        --checkpoint "$RUNS/forget-A" "$RUNS/forget-AB" --policy shortest-expected-delay \
+        --checkpoint "$A_CKPT" "$AB_CKPT" --policy shortest-expected-delay least-observed-load \
         --json "$OUT/forgetting_on_A.json"
     edge-rl evaluate --schedule uniform-100:2 --seeds $SEED_LIST \
-        --checkpoint "$RUNS/forget-A" "$RUNS/forget-AB" --policy shortest-expected-delay \
+        --checkpoint "$A_CKPT" "$AB_CKPT" --policy shortest-expected-delay least-observed-load \
         --json "$OUT/forgetting_on_B.json"
 fi
