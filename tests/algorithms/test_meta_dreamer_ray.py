@@ -193,6 +193,22 @@ def test_train_and_evaluate_schedule_commands(ray_session, tmp_path: Path, capsy
     assert points[-1]["checkpoint"] == "final" and points[-1]["env_steps"] >= 96
     assert np.isfinite(points[-1]["mean_jct"]["mean"])
 
+    # the world-model probe reads the run's checkpoint (and refuses a non-checkpoint)
+    probe_json = tmp_path / "probe.json"
+    probe = script.with_name("probe_world_model.py")
+    done = subprocess.run(
+        [sys.executable, str(probe), str(run), "--steps", "5", "--json", str(probe_json)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    probe_report = json.loads(probe_json.read_text())
+    assert probe_report["steps"] == 5 and probe_report["spread_true"] >= 0
+    assert "imagined" in done.stdout
+    done = subprocess.run(
+        [sys.executable, str(probe), str(tmp_path)], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 2 and "not an edge-rl checkpoint" in done.stderr
+
     # --init-from: a new run (task B) starts from the weights of the first (task A); with no
     # update before it ends, its final weights are exactly those
     run_b = tmp_path / "md-b"
