@@ -18,6 +18,11 @@
 #                     park over validation seeds 100 .. 100+VAL_SEEDS-1, never the test seeds;
 #                     training on the family is unstable, finals are often collapsed) or "final"
 #   VAL_SEEDS=10
+#   MD_FLAGS="--set env.reward_mode=jct --set reward_input=deter --set world_model_lr=6e-4
+#             --set actor_lr=1e-3 --set critic_lr=3e-4"
+#                     meta-dreamer's CPU recipe (README, Meta-RL): DreamerV3's learning rates
+#                     assume ~1e5 updates, a CPU run makes ~1.5e3; set MD_FLAGS= for the plain
+#                     DreamerV3 values
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -d .venv ] && source .venv/bin/activate
@@ -36,10 +41,13 @@ HEAD=${HEAD:-servers}
 FORGET_ALGO=${FORGET_ALGO:-meta-dreamer}
 PICK=${PICK:-validation}
 VAL_SEEDS=${VAL_SEEDS:-10}
+MD_FLAGS=${MD_FLAGS-"--set env.reward_mode=jct --set reward_input=deter --set world_model_lr=6e-4 \
+--set actor_lr=1e-3 --set critic_lr=3e-4"}
 HEURISTICS="shortest-expected-delay least-observed-load least-work-left shortest-processing-time power-of-two-choices random"
 mkdir -p "$RUNS" "$OUT"
 
-head_flags() {  # the --set that picks HEAD's policy network for ALGO
+head_flags() {  # the --set flags of ALGO: HEAD's policy network, meta-dreamer's MD_FLAGS
+    [[ $1 == meta-dreamer ]] && echo "$MD_FLAGS"
     [[ $HEAD == servers ]] || return 0
     case $1 in
         meta-dreamer) echo --set actor_head=servers ;;

@@ -58,11 +58,10 @@ class WorldModelConfig:
             shared per-server scorer of ``edge_rl.models.server_scoring`` over the decoded
             observation, with features and memory as its context; trial observations only).
         reward_input: "feat" (DreamerV3: r_t from [h_{t+1}, z_{t+1}]) or "deter" (from h_{t+1}
-            alone). When the observation repeats the previous reward (the trial env's does),
-            a posterior z_{t+1} carries r_t, and a feat-reading head learns to copy it from
-            there and ignores the action; in imagination z comes from the prior and the
-            predicted reward no longer depends on what the actor chose. h_{t+1} =
-            GRU(h_t, [z_t, a_t]) has to predict r_t from the state and the action.
+            = GRU(h_t, [z_t, a_t]) alone, which has to predict each reward from the state and
+            the action, never from a posterior latent that saw the observation). Both learn
+            action-dependent rewards on the load-balancing trials once the world model's
+            learning rate suits the update budget (scripts/probe_world_model.py measures it).
     """
 
     deter: int = 256
