@@ -68,24 +68,24 @@ train() {  # train ALGO DIR [extra flags...]: trials drawn from the task family'
 
 runs() { for a in $ALGOS; do [ -d "$RUNS/$a" ] && echo "$RUNS/$a"; done; }
 
-checkpoints() {  # what the evaluations load: each run, or its validation-picked checkpoint
-    if [[ $PICK == final ]]; then runs; return; fi
-    python - "$OUT/validation.json" <<'PY'
+best_of() {  # best_of JSON: each run's best checkpoint in an eval_checkpoints.py report
+    python - "$1" <<'PY'
 import json, sys
 for curve in json.load(open(sys.argv[1]))["curves"]:
     print(f"{curve['run']}/checkpoints/{curve['best']}")
 PY
 }
 
+checkpoints() {  # what the evaluations load: each run, or its validation-picked checkpoint
+    if [[ $PICK == final ]]; then runs; return; fi
+    best_of "$OUT/validation.json"
+}
+
 pick() {  # pick RUN PRESET NAME: RUN's checkpoint best on PRESET's validation seeds (or RUN)
     if [[ $PICK == final ]]; then echo "$1"; return; fi
     python scripts/eval_checkpoints.py "$1" --seeds $(seq 100 $((99 + VAL_SEEDS))) \
         --preset "$2" --env-set episodes_per_trial=1 --json "$OUT/$3.json" >&2
-    python - "$OUT/$3.json" <<'PY'
-import json, sys
-curve = json.load(open(sys.argv[1]))["curves"][0]
-print(f"{curve['run']}/checkpoints/{curve['best']}")
-PY
+    best_of "$OUT/$3.json"
 }
 
 if [[ $STAGE == train || $STAGE == all ]]; then

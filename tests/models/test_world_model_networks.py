@@ -100,19 +100,24 @@ def test_losses_touch_only_their_own_parameters():
     assert all(p.grad is None for p in nets.agent.slow_critic.parameters())
 
 
-def test_world_model_fits_a_fixed_batch():
-    torch.manual_seed(0)
-    nets = MetaDreamerNets(OBS, ACTIONS, WORLD_MODEL_PRESETS["debug"])
-    batch = _batch(nets, T=8, B=8)
+def _fit_world_model(nets: MetaDreamerNets, batch: dict, steps: int) -> list[float]:
+    """Adam (lr 3e-3) on the world-model loss of one fixed batch; the loss after each step."""
     opt = torch.optim.Adam(nets.world_model.parameters(), lr=3e-3)
     losses = []
-    for _ in range(60):
+    for _ in range(steps):
         seq = observe_sequence(nets, batch)
         loss, _ = world_model_loss(nets, batch, seq, DreamerLossConfig())
         opt.zero_grad()
         loss.backward()
         opt.step()
         losses.append(loss.item())
+    return losses
+
+
+def test_world_model_fits_a_fixed_batch():
+    torch.manual_seed(0)
+    nets = MetaDreamerNets(OBS, ACTIONS, WORLD_MODEL_PRESETS["debug"])
+    losses = _fit_world_model(nets, _batch(nets, T=8, B=8), steps=60)
     assert losses[-1] < 0.6 * losses[0], (losses[0], losses[-1])
 
 
@@ -177,15 +182,12 @@ def _action_reward_batch(nets: MetaDreamerNets, T: int = 8, B: int = 16) -> dict
 
 
 def _imagined_reward(nets: MetaDreamerNets, seq: dict, action: int) -> float:
-    from edge_rl.models.world_model.functions import two_hot_decode
+    """The mean reward the model imagines for ``action`` from every posterior state of ``seq``."""
+    from edge_rl.evaluation.world_model_probe import imagined_rewards
 
-    wm = nets.world_model
-    feat = seq["feat"].detach().flatten(0, 1)
+    feat = seq["feat"].flatten(0, 1)
     h, z = feat[:, : nets.cfg.deter], feat[:, nets.cfg.deter :]
-    a = torch.nn.functional.one_hot(torch.full((len(h),), action), ACTIONS).float()
-    h, prior = wm.img_step(h, z, a)
-    next_feat = torch.cat([h, wm.sample(prior)], dim=-1)
-    return two_hot_decode(wm.reward_logits(next_feat), wm.bins).mean().item()
+    return imagined_rewards(nets, h, z)[:, action].mean().item()
 
 
 def test_reward_from_the_deterministic_state_depends_on_the_imagined_action():
@@ -202,13 +204,7 @@ def test_reward_from_the_deterministic_state_depends_on_the_imagined_action():
     other[:, cfg.deter :] = torch.randn(5, cfg.latent)
     assert torch.equal(nets.world_model.reward_logits(feat), nets.world_model.reward_logits(other))
     batch = _action_reward_batch(nets)
-    opt = torch.optim.Adam(nets.world_model.parameters(), lr=3e-3)
-    for _ in range(150):
-        seq = observe_sequence(nets, batch)
-        loss, _ = world_model_loss(nets, batch, seq, DreamerLossConfig())
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    _fit_world_model(nets, batch, steps=150)
     with torch.no_grad():
         seq = observe_sequence(nets, batch)
         good, bad = _imagined_reward(nets, seq, 0), _imagined_reward(nets, seq, 1)
