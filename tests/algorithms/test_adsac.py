@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -14,7 +16,13 @@ from ray.rllib.policy.sample_batch import MultiAgentBatch, SampleBatch
 import edge_rl  # noqa: F401  (registers the envs)
 from edge_rl.algorithms.adsac.adsac import ADSACConfig
 from edge_rl.algorithms.adsac.adsac_learner import DISCOUNTS
-from edge_rl.algorithms.adsac.torch.adsac_torch_rl_module import ADSACTorchRLModule
+from edge_rl.algorithms.adsac.torch.adsac_torch_rl_module import (
+    TARGET_ACTION_LOGITS,
+    TARGET_Q1,
+    TARGET_Q2,
+    ADSACTorchRLModule,
+)
+from edge_rl.models.losses import actor_loss, critic_loss, soft_state_value
 
 TINY = dict(
     attention_width=16,
@@ -112,8 +120,10 @@ def test_learner_update_lowers_critic_loss_on_a_fixed_batch() -> None:
     assert losses[-1] < 0.5 * losses[0], losses
 
 
-def test_learner_polyak_moves_targets_by_tau() -> None:
-    learner, _ = _learner(tau=0.5)
+@pytest.mark.parametrize("order", ["critic_first", "joint"])
+def test_learner_polyak_moves_targets_by_tau(order: str) -> None:
+    # once per gradient step, also when the critic-first order steps twice
+    learner, _ = _learner(tau=0.5, update_order=order)
     module = learner.module[DEFAULT_MODULE_ID]
     before = [p.clone() for p in module.target_critic.parameters()]
     learner.update(batch=_fixed_batch(64), timesteps={"num_env_steps_sampled_lifetime": 0})
@@ -121,6 +131,65 @@ def test_learner_polyak_moves_targets_by_tau() -> None:
     online = list(module.critic.parameters())
     for b, a, o in zip(before, after, online, strict=True):
         torch.testing.assert_close(a, 0.5 * b + 0.5 * o)
+
+
+def _replica_step(module, batch: MultiAgentBatch, lr: float, critic_first: bool) -> None:
+    """One gradient step of ``module`` written out by hand (Adam, weight decay 1e-4, alpha 0.05,
+    tau 0 so targets stay put), drawing diffusion noise in the learner's order."""
+    cols = batch.policy_batches[DEFAULT_MODULE_ID]
+    obs = torch.as_tensor(cols[Columns.OBS])
+    actions = torch.as_tensor(cols[Columns.ACTIONS]).long().reshape(-1, 1)
+    critic_opt = torch.optim.Adam(module.critic.parameters(), lr=lr, weight_decay=1e-4)
+    actor_opt = torch.optim.Adam(module.actor.parameters(), lr=lr, weight_decay=1e-4)
+    logits = None if critic_first else module.actor(obs)  # joint: forward_train comes first
+    with torch.no_grad():
+        target = module.forward_target({Columns.OBS: torch.as_tensor(cols[Columns.NEXT_OBS])})
+        v_next = soft_state_value(
+            torch.softmax(target[TARGET_ACTION_LOGITS], -1), target[TARGET_Q1], target[TARGET_Q2]
+        )
+        y = torch.as_tensor(cols[Columns.REWARDS]) + torch.as_tensor(cols[DISCOUNTS]) * v_next
+    q1, q2 = module.critic(obs)
+    loss = critic_loss(q1.gather(1, actions).squeeze(1), q2.gather(1, actions).squeeze(1), y)
+    critic_opt.zero_grad()
+    loss.backward()
+    if critic_first:
+        critic_opt.step()
+        with torch.no_grad():
+            q1, q2 = module.critic(obs)
+        logits = module.actor(obs)
+    actor_opt.zero_grad()
+    actor_loss(torch.softmax(logits, -1), q1, q2, 0.05).backward()
+    actor_opt.step()
+    if not critic_first:
+        critic_opt.step()
+
+
+@pytest.mark.parametrize("order", ["critic_first", "joint"])
+def test_update_order_matches_a_hand_written_step(order: str) -> None:
+    """critic_first (the reference) trains the actor against the critic it has just updated;
+    joint against the critic from before the step. Both match a step written out by hand, and
+    they differ from each other."""
+    lr = 0.05  # large, so that the critic's step visibly changes the actor's gradient
+    actors = {}
+    for run_order in ("critic_first", "joint"):
+        torch.manual_seed(0)
+        learner, _ = _learner(update_order=run_order, actor_lr=lr, critic_lr=lr, tau=1e-9)
+        actors[run_order] = learner.module[DEFAULT_MODULE_ID]
+        if run_order == order:
+            replica = copy.deepcopy(learner.module[DEFAULT_MODULE_ID])
+            batch = _fixed_batch(64)
+            torch.manual_seed(1)
+            learner.update(batch=batch, timesteps={"num_env_steps_sampled_lifetime": 0})
+            torch.manual_seed(1)
+            _replica_step(replica, batch, lr, critic_first=order == "critic_first")
+            for got, want in zip(actors[order].parameters(), replica.parameters(), strict=True):
+                torch.testing.assert_close(got, want, rtol=1e-3, atol=1e-4)
+        else:
+            torch.manual_seed(1)
+            learner.update(batch=_fixed_batch(64), timesteps={"num_env_steps_sampled_lifetime": 0})
+    critic_first = dict(actors["critic_first"].actor.named_parameters())
+    joint = dict(actors["joint"].actor.named_parameters())
+    assert any(not torch.allclose(critic_first[n], joint[n]) for n in critic_first)
 
 
 def test_learned_temperature_changes_alpha() -> None:
@@ -146,6 +215,7 @@ def test_learned_temperature_changes_alpha() -> None:
         ({"actor_lr": -1.0}, "actor_lr=-1.0"),
         ({"updates_per_env_step": 0}, "updates_per_env_step=0"),
         ({"lr": 0.1}, "actor_lr, critic_lr"),
+        ({"update_order": "actor_first"}, "update_order='actor_first'"),
     ],
 )
 def test_bad_config_values_are_clear(settings: dict, needle: str) -> None:

@@ -33,7 +33,7 @@ from ray.rllib.utils.metrics import (
 )
 from ray.util import log_once
 
-from edge_rl.algorithms.adsac.adsac_learner import DISCOUNTS
+from edge_rl.algorithms.adsac.adsac_learner import DISCOUNTS, UPDATE_ORDERS
 from edge_rl.algorithms.adsac.replay import NStepReplayBuffer
 from edge_rl.algorithms.replay_algorithm import REPLAY_SIZE, ReplayAlgorithm
 from edge_rl.models.diffusion import BETA_SCHEDULES
@@ -72,7 +72,11 @@ class ADSACConfig(AlgorithmConfig):
         replay_capacity (1e6 transitions), updates_per_env_step (reference 1.0; 0.25 is the
         measured CPU budget setting), num_steps_sampled_before_learning_starts (1000),
         checkpoint_replay_buffer (True: checkpoints carry the filled part of the replay buffer,
-        so ``--resume`` continues exactly; ~300 MB per million paper-layout transitions).
+        so ``--resume`` continues exactly; ~300 MB per million paper-layout transitions),
+        update_order ("critic_first", the reference: the critic steps, then the actor's loss is
+        taken against the updated critic; "joint": one backward pass over both losses, the actor
+        seeing the critic from before the step, as RLlib's SAC does; the measured runs from
+        before this option existed used it).
     """
 
     def __init__(self, algo_class: type | None = None) -> None:
@@ -108,6 +112,7 @@ class ADSACConfig(AlgorithmConfig):
         self.updates_per_env_step = 1.0
         self.num_steps_sampled_before_learning_starts = 1000
         self.checkpoint_replay_buffer = True
+        self.update_order = "critic_first"
         # sampling: fragments of 32 steps per env keep per-iteration overhead low
         self.rollout_fragment_length = 32
         self.gym_env_vectorize_mode = "vector_entry_point"
@@ -142,6 +147,7 @@ class ADSACConfig(AlgorithmConfig):
         updates_per_env_step: float = NotProvided,
         num_steps_sampled_before_learning_starts: int = NotProvided,
         checkpoint_replay_buffer: bool = NotProvided,
+        update_order: str = NotProvided,
         **kwargs: Any,
     ) -> ADSACConfig:
         """Set ADSAC's settings (see the class docstring) and AlgorithmConfig's own."""
@@ -242,6 +248,11 @@ class ADSACConfig(AlgorithmConfig):
             bad(f"target_entropy_fraction={self.target_entropy_fraction}: must be in (0, 1]")
         if not self.updates_per_env_step > 0:
             bad(f"updates_per_env_step={self.updates_per_env_step}: must be > 0 (reference 1.0)")
+        if self.update_order not in UPDATE_ORDERS:
+            bad(
+                f"update_order={self.update_order!r}: use 'critic_first' (the reference: critic "
+                "step, then actor step against the updated critic) or 'joint' (one backward pass)"
+            )
         if self.lr is not None:
             bad("lr is not used: set actor_lr, critic_lr and alpha_lr instead (and lr=None)")
         if self.observation_layout not in (None, "paper-adsac", "paper-agod", "tokens"):

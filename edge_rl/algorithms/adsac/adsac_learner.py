@@ -17,3 +17,6 @@ TD_ERROR_MEAN_KEY = "td_error_abs_mean"
 ACTOR_OPTIMIZER = "actor"
 CRITIC_OPTIMIZER = "critic"
 ALPHA_OPTIMIZER = "alpha"
+
+#: how one gradient step orders the critic and actor updates (``ADSACConfig.update_order``)
+UPDATE_ORDERS = ("critic_first", "joint")

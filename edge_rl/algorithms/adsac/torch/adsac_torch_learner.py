@@ -9,12 +9,15 @@ Per gradient step on a minibatch of n-step transitions (adsac-algorithm.md):
     alpha  = -mean(log_alpha (target_entropy - H))                          (if learned)
     then Polyak (tau) on the target actor and target critics.
 
-Critic and actor gradients come from one backward pass over the same minibatch (the actor sees
-the critic before this step's update, as in RLlib's SAC); the reference steps the critic first.
+With ``update_order="critic_first"`` (the reference's order) each gradient step is two optimizer
+steps on the same minibatch: the critic's, then the actor's (and temperature's) against the
+critic just updated. With ``"joint"`` both losses share one backward pass and the actor sees the
+critic from before the step, as in RLlib's SAC. Either way the targets move once per step.
 """
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import torch
@@ -39,6 +42,7 @@ from edge_rl.algorithms.adsac.adsac_learner import (
     Q_MEAN_KEY,
     TARGET_MEAN_KEY,
     TD_ERROR_MEAN_KEY,
+    UPDATE_ORDERS,
 )
 from edge_rl.algorithms.adsac.torch.adsac_torch_rl_module import (
     ACTION_LOGITS,
@@ -56,9 +60,15 @@ from edge_rl.models.losses import (
     temperature_loss,
 )
 
+#: which losses ``compute_loss_for_module`` returns: both (one backward pass), or one phase of
+#: the critic-first order
+_JOINT, _CRITIC, _ACTOR = "joint", "critic", "actor"
+
 
 class ADSACTorchLearner(TorchLearner):
     """Learner of ADSAC (and D2SAC: the same with attention depth 0)."""
+
+    _phase = _JOINT
 
     @override(Learner)
     def build(self) -> None:
@@ -96,6 +106,47 @@ class ADSACTorchLearner(TorchLearner):
                 lr_or_lr_schedule=config.alpha_lr,
             )
 
+    @override(TorchLearner)
+    def _uncompiled_update(self, batch: dict[str, Any], **kwargs: Any):
+        """One gradient step; critic-first (the reference) runs two optimizer steps."""
+        orders = {self.config.get_config_for_module(mid).update_order for mid in batch}
+        if orders - set(UPDATE_ORDERS):
+            raise ValueError(f"update_order {sorted(orders)}: use one of {UPDATE_ORDERS}")
+        if orders == {"joint"}:
+            return super()._uncompiled_update(batch, **kwargs)
+        self._compute_off_policyness(batch)
+        try:
+            self._phase = _CRITIC
+            critic_losses = self.compute_losses(fwd_out={mid: {} for mid in batch}, batch=batch)
+            self._step(critic_losses)
+            self._phase = _ACTOR
+            fwd_out = self.module.forward_train(batch)
+            actor_losses = self.compute_losses(fwd_out=fwd_out, batch=batch)
+            self._step(actor_losses)
+        finally:
+            self._phase = _JOINT
+        losses = {mid: critic_losses[mid] + actor_losses[mid] for mid in actor_losses}
+        return fwd_out, losses, {}
+
+    def _step(self, loss_per_module: dict[ModuleID, torch.Tensor]) -> None:
+        """Backward pass and optimizer steps of one phase (the other networks have no grads)."""
+        gradients = self.compute_gradients(loss_per_module)
+        with contextlib.ExitStack() as stack:
+            if self.config.num_learners > 1:
+                for mod in self.module.values():
+                    if isinstance(mod, torch.nn.Module):
+                        stack.enter_context(mod.no_sync())
+            self.apply_gradients(self.postprocess_gradients(gradients))
+
+    @override(TorchLearner)
+    def compute_gradients(
+        self, loss_per_module: dict[ModuleID, torch.Tensor], **kwargs: Any
+    ) -> ParamDict:
+        # Parameters a phase's loss does not reach keep no gradient: leave them out, so that
+        # their optimizers skip them.
+        gradients = super().compute_gradients(loss_per_module, **kwargs)
+        return {pid: grad for pid, grad in gradients.items() if grad is not None}
+
     @override(Learner)
     def compute_loss_for_module(
         self,
@@ -107,10 +158,31 @@ class ADSACTorchLearner(TorchLearner):
     ) -> torch.Tensor:
         module = self.module[module_id].unwrapped()
         obs = batch[Columns.OBS]
-        actions_B1 = batch[Columns.ACTIONS].long().reshape(-1, 1)
-        log_alpha = module.log_alpha
-        alpha = log_alpha.exp().detach()
+        total = torch.zeros((), device=obs.device)
+        metrics: dict[str, torch.Tensor] = {}
+        if self._phase in (_JOINT, _CRITIC):
+            loss_critic, q1_BA, q2_BA = self._critic_loss(module, config, batch, metrics)
+            total = total + loss_critic
+        if self._phase == _ACTOR:
+            # The critic has just stepped: the actor is trained against its new values.
+            with torch.no_grad():
+                q1_BA, q2_BA = module.critic(obs)
+        if self._phase in (_JOINT, _ACTOR):
+            total = total + self._actor_losses(module, config, fwd_out, q1_BA, q2_BA, metrics)
+        self.metrics.log_dict(metrics, key=module_id, window=1)
+        return total
 
+    def _critic_loss(
+        self,
+        module: Any,
+        config: AlgorithmConfig,
+        batch: dict[str, Any],
+        metrics: dict[str, torch.Tensor],
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Twin-Q TD loss toward the n-step target; returns it and Q(s, .) of both critics."""
+        obs = batch[Columns.OBS]
+        actions_B1 = batch[Columns.ACTIONS].long().reshape(-1, 1)
+        alpha = module.log_alpha.exp().detach()
         with torch.no_grad():
             target_out = module.forward_target({Columns.OBS: batch[Columns.NEXT_OBS]})
             probs_next_BA = torch.softmax(target_out[TARGET_ACTION_LOGITS], dim=-1)
@@ -126,34 +198,46 @@ class ADSACTorchLearner(TorchLearner):
         q1_sa_B = q1_BA.gather(1, actions_B1).squeeze(1)
         q2_sa_B = q2_BA.gather(1, actions_B1).squeeze(1)
         loss_critic = critic_loss(q1_sa_B, q2_sa_B, target_B)
+        metrics[CRITIC_LOSS_KEY] = loss_critic.detach()
+        metrics[Q_MEAN_KEY] = q1_sa_B.mean().detach()
+        metrics[TARGET_MEAN_KEY] = target_B.mean()
+        metrics[TD_ERROR_MEAN_KEY] = (q1_sa_B - target_B).abs().mean().detach()
+        return loss_critic, q1_BA, q2_BA
 
+    def _actor_losses(
+        self,
+        module: Any,
+        config: AlgorithmConfig,
+        fwd_out: dict[str, Any],
+        q1_BA: torch.Tensor,
+        q2_BA: torch.Tensor,
+        metrics: dict[str, torch.Tensor],
+    ) -> torch.Tensor:
+        """Actor loss (Q held constant) plus the temperature loss when alpha is learned."""
+        log_alpha = module.log_alpha
+        alpha = log_alpha.exp().detach()
         probs_BA = torch.softmax(fwd_out[ACTION_LOGITS], dim=-1)
         loss_actor = actor_loss(probs_BA, q1_BA, q2_BA, alpha)
         entropy_B = categorical_entropy(probs_BA)
-        total = loss_critic + loss_actor
-        metrics = {
-            CRITIC_LOSS_KEY: loss_critic.detach(),
-            ACTOR_LOSS_KEY: loss_actor.detach(),
-            ENTROPY_KEY: entropy_B.mean().detach(),
-            ALPHA_VALUE_KEY: alpha.squeeze(),
-            Q_MEAN_KEY: q1_sa_B.mean().detach(),
-            TARGET_MEAN_KEY: target_B.mean(),
-            TD_ERROR_MEAN_KEY: (q1_sa_B - target_B).abs().mean().detach(),
-        }
-        if config.learn_alpha:
-            num_actions = probs_BA.shape[-1]
-            loss_alpha = temperature_loss(
-                log_alpha, entropy_B, target_entropy(num_actions, config.target_entropy_fraction)
-            )
-            total = total + loss_alpha
-            metrics[ALPHA_LOSS_KEY] = loss_alpha.detach()
-        self.metrics.log_dict(metrics, key=module_id, window=1)
-        return total
+        metrics[ACTOR_LOSS_KEY] = loss_actor.detach()
+        metrics[ENTROPY_KEY] = entropy_B.mean().detach()
+        metrics[ALPHA_VALUE_KEY] = alpha.squeeze()
+        if not config.learn_alpha:
+            return loss_actor
+        num_actions = probs_BA.shape[-1]
+        loss_alpha = temperature_loss(
+            log_alpha, entropy_B, target_entropy(num_actions, config.target_entropy_fraction)
+        )
+        metrics[ALPHA_LOSS_KEY] = loss_alpha.detach()
+        return loss_actor + loss_alpha
 
     @override(TorchLearner)
     def apply_gradients(self, gradients_dict: ParamDict) -> None:
-        """One optimizer step, then Polyak-average every target network (once per step)."""
+        """Optimizer steps, then Polyak-average every target network (once per gradient step:
+        after the actor's phase in the critic-first order)."""
         super().apply_gradients(gradients_dict)
+        if self._phase == _CRITIC:
+            return
         for module_id in self.module.keys():
             module = self.module[module_id].unwrapped()
             if not isinstance(module, TargetNetworkAPI):
