@@ -8,6 +8,8 @@ its own key of the algorithm state.
 
 from __future__ import annotations
 
+import pickle
+from pathlib import Path
 from typing import Any
 
 from ray.rllib.algorithms.algorithm import Algorithm
@@ -78,3 +80,31 @@ class ReplayAlgorithm(Algorithm):
             self._update_credit = float(own["update_credit"])
             if "replay" in own:
                 self.replay.set_state(own["replay"])
+
+
+def read_replay_state(checkpoint: Path, algo_class: type) -> dict[str, Any]:
+    """The replay buffer saved in ``checkpoint`` (an algorithm checkpoint directory) by an
+    algorithm of ``algo_class``, for a new run that keeps the old task's experience
+    (``edge-rl train --init-from CHECKPOINT --init-replay``).
+
+    Raises ValueError, naming the fix, when the algorithm keeps no replay or the checkpoint
+    holds none.
+    """
+    if not (isinstance(algo_class, type) and issubclass(algo_class, ReplayAlgorithm)):
+        name = getattr(algo_class, "__name__", algo_class)
+        raise ValueError(
+            f"{name} keeps no replay buffer; --init-replay works with the replay-based "
+            "algorithms (adsac, d2sac, meta-dreamer)"
+        )
+    path = Path(checkpoint) / f"{Algorithm.STATE_FILE_NAME}.pkl"
+    if not path.is_file():
+        raise ValueError(f"{checkpoint} has no {path.name}: not an algorithm checkpoint")
+    with path.open("rb") as f:
+        state = pickle.load(f)
+    replay = (state.get(algo_class.STATE_KEY) or {}).get("replay")
+    if replay is None:
+        raise ValueError(
+            f"{checkpoint} holds no replay buffer (its run had checkpoint_replay_buffer=false, "
+            "or was of another algorithm); drop --init-replay or pick a checkpoint that has one"
+        )
+    return replay

@@ -89,6 +89,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="start from the policy weights of a checkpoint or run dir of the same algorithm "
         "(e.g. train on task B after A, for forgetting studies)",
     )
+    p.add_argument(
+        "--init-replay",
+        action="store_true",
+        help="with --init-from: also start from the checkpoint's replay buffer, so training on "
+        "a new task keeps replaying the old one's experience (replay-based algorithms)",
+    )
     p.add_argument("--checkpoint-every", type=int, default=10, metavar="ITERS")
     p.add_argument(
         "--keep-checkpoints",
@@ -299,6 +305,9 @@ def run(args: argparse.Namespace) -> int:
     if args.max_minutes is not None and args.max_minutes <= 0:
         raise UsageError(f"--max-minutes {args.max_minutes}: must be > 0")
     init_from = None
+    init_replay = None
+    if args.init_replay and args.init_from is None:
+        raise UsageError("--init-replay goes with --init-from CHECKPOINT (whose replay to load)")
     if args.init_from is not None:
         from edge_rl.algorithms.checkpoint_policy import resolve_checkpoint
 
@@ -313,6 +322,13 @@ def run(args: argparse.Namespace) -> int:
                 f"--init-from {args.init_from} holds a {init_spec.get('algo')} policy; "
                 f"--algo is {spec.algo}: use a checkpoint of the same algorithm"
             )
+        if args.init_replay:
+            from edge_rl.algorithms.replay_algorithm import read_replay_state
+
+            try:
+                init_replay = read_replay_state(init_from, config.algo_class)
+            except ValueError as err:
+                raise UsageError(f"--init-replay: {err}") from None
     if args.keep_checkpoints < 0:
         raise UsageError(f"--keep-checkpoints {args.keep_checkpoints}: must be >= 0 (0 keeps all)")
     if args.checkpoint_every < 0:
@@ -353,6 +369,7 @@ def run(args: argparse.Namespace) -> int:
             on_result=tracker.log if tracker else None,
             max_minutes=args.max_minutes,
             init_from=init_from,
+            init_replay=init_replay,
         )
     finally:
         if tracker is not None:

@@ -275,13 +275,15 @@ def run_training(
     after_iteration: Callable[[Any], None] | None = None,
     max_minutes: float | None = None,
     init_from: Path | None = None,
+    init_replay: dict[str, Any] | None = None,
 ) -> TrainResult:
     """Train until ``spec.timesteps`` env steps (or ``max_minutes`` of wall-clock time, when
     given), writing metrics and checkpoints under ``output``.
 
     Needs a running Ray (``ray.init``); the caller owns the Ray session. ``on_result`` gets each
     metrics row; ``after_iteration`` gets the Algorithm after each iteration (tooling and tests:
-    fault injection, extra logging).
+    fault injection, extra logging). ``init_from`` starts a new run from a checkpoint's
+    weights; ``init_replay`` (``read_replay_state``'s output) fills its replay buffer too.
     """
     from ray.rllib.algorithms.algorithm import Algorithm
 
@@ -303,6 +305,9 @@ def run_training(
         if init_from is not None:
             init_weights(algo, init_from)
             log(f"weights initialised from {init_from}")
+        if init_replay is not None:
+            algo.replay.set_state(init_replay)
+            log(f"replay buffer initialised with {len(algo.replay):,d} records")
     writer = MetricsWriter(output)
     if resume and writer.drop_rows_after(algo.iteration):
         log(f"metrics rows after iteration {algo.iteration} dropped: they are redone from there")

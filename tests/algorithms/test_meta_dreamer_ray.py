@@ -10,8 +10,9 @@ import pytest
 import torch
 
 from edge_rl.algorithms.checkpoint_policy import CheckpointPolicy
-from edge_rl.algorithms.meta_dreamer.meta_dreamer import MetaDreamerConfig
+from edge_rl.algorithms.meta_dreamer.meta_dreamer import MetaDreamer, MetaDreamerConfig
 from edge_rl.algorithms.registry import register_rllib_envs
+from edge_rl.algorithms.replay_algorithm import read_replay_state
 from edge_rl.cli import main
 
 pytestmark = pytest.mark.ray
@@ -210,13 +211,15 @@ def test_train_and_evaluate_schedule_commands(ray_session, tmp_path: Path, capsy
     assert done.returncode == 2 and "not an edge-rl checkpoint" in done.stderr
 
     # --init-from: a new run (task B) starts from the weights of the first (task A); with no
-    # update before it ends, its final weights are exactly those
+    # update before it ends, its final weights are exactly those. --init-replay also starts
+    # it from A's replay buffer: B's final buffer holds every trial of A's and its own.
     run_b = tmp_path / "md-b"
+    capsys.readouterr()
     code = main(
         [
             "train", "--algo", "meta-dreamer", "--env", "load-balance-trials",
             "--preset", "uniform-100", "--timesteps", "32", "--envs-per-runner", "2",
-            "--output", str(run_b), "--init-from", str(run),
+            "--output", str(run_b), "--init-from", str(run), "--init-replay",
             "--set", "model_size=debug", "--set", "num_steps_sampled_before_learning_starts=1000",
             "--set", "rollout_fragment_length=16", "--set", "env.jobs_per_episode=12",
         ]
@@ -225,6 +228,19 @@ def test_train_and_evaluate_schedule_commands(ray_session, tmp_path: Path, capsy
     a = CheckpointPolicy(run).module.state_dict()
     b = CheckpointPolicy(run_b).module.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
+    replay_a = read_replay_state(run / "checkpoints" / "final", MetaDreamer)
+    replay_b = read_replay_state(run_b / "checkpoints" / "final", MetaDreamer)
+    assert (
+        f"replay buffer initialised with {replay_a['size']:,d} records" in capsys.readouterr().out
+    )
+    assert replay_a["size"] >= 96 and replay_b["size"] >= replay_a["size"] + 32
+    assert {key for key, _ in replay_a["trials"]} < {key for key, _ in replay_b["trials"]}
+    code = main(
+        ["train", "--algo", "meta-dreamer", "--env", "load-balance-trials", "--output",
+         str(tmp_path / "y"), "--init-replay"]
+    )  # fmt: skip
+    assert code == 2
+    assert "--init-replay goes with --init-from" in capsys.readouterr().err
     code = main(
         ["train", "--algo", "rl2-ppo", "--env", "load-balance-trials", "--output",
          str(tmp_path / "x"), "--init-from", str(run)]
@@ -276,3 +292,18 @@ def test_rl2_ppo_is_ppo_with_an_lstm(ray_session, tmp_path: Path, monkeypatch) -
          "--seeds", "0", "--set", "jobs_per_episode=12"]
     )  # fmt: skip
     assert code == 0
+
+
+def test_read_replay_state_names_the_fix(tmp_path: Path) -> None:
+    import pickle
+
+    from ray.rllib.algorithms.ppo import PPO
+
+    with pytest.raises(ValueError, match="keeps no replay buffer"):
+        read_replay_state(tmp_path, PPO)
+    with pytest.raises(ValueError, match="not an algorithm checkpoint"):
+        read_replay_state(tmp_path, MetaDreamer)
+    state = {MetaDreamer.STATE_KEY: {"num_updates": 3, "update_credit": 0.0}}
+    (tmp_path / "algorithm_state.pkl").write_bytes(pickle.dumps(state))
+    with pytest.raises(ValueError, match="checkpoint_replay_buffer=false"):
+        read_replay_state(tmp_path, MetaDreamer)
