@@ -192,6 +192,24 @@ def test_update_order_matches_a_hand_written_step(order: str) -> None:
     assert any(not torch.allclose(critic_first[n], joint[n]) for n in critic_first)
 
 
+def test_encoder_lr_gives_the_attention_encoder_its_own_rate() -> None:
+    def moved(learner) -> tuple[float, float]:
+        actor = learner.module[DEFAULT_MODULE_ID].actor
+        before = {n: p.detach().clone() for n, p in actor.named_parameters()}
+        learner.update(batch=_fixed_batch(64), timesteps={"num_env_steps_sampled_lifetime": 0})
+        change = {n: (p - before[n]).abs().max().item() for n, p in actor.named_parameters()}
+        enc = max(v for n, v in change.items() if n.startswith("encoder."))
+        den = max(v for n, v in change.items() if n.startswith("denoiser."))
+        return enc, den
+
+    torch.manual_seed(0)
+    enc, den = moved(_learner(actor_lr=1e-3, encoder_lr=1e-9)[0])
+    assert enc < 1e-7 and den > 1e-4, (enc, den)
+    torch.manual_seed(0)
+    enc, den = moved(_learner(actor_lr=1e-3)[0])  # None: the encoder trains at actor_lr
+    assert enc > 1e-4 and den > 1e-4, (enc, den)
+
+
 def test_learned_temperature_changes_alpha() -> None:
     learner, _ = _learner(learn_alpha=True, alpha_lr=0.1)
     module = learner.module[DEFAULT_MODULE_ID]
@@ -216,6 +234,7 @@ def test_learned_temperature_changes_alpha() -> None:
         ({"updates_per_env_step": 0}, "updates_per_env_step=0"),
         ({"lr": 0.1}, "actor_lr, critic_lr"),
         ({"update_order": "actor_first"}, "update_order='actor_first'"),
+        ({"encoder_lr": 0.0}, "encoder_lr=0.0"),
     ],
 )
 def test_bad_config_values_are_clear(settings: dict, needle: str) -> None:

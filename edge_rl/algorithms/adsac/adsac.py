@@ -64,7 +64,9 @@ class ADSACConfig(AlgorithmConfig):
     Losses and updates:
         gamma (0.95), n_step (3), tau (0.005, Polyak rate of target actor and critics),
         actor_lr (1e-4, the reference; with attention 3e-5 learned where 1e-4 did not, see the
-        README), critic_lr (1e-3), weight_decay (1e-4, Adam's L2 term),
+        README), encoder_lr (None = actor_lr: the learning rate of the actor's attention
+        encoder alone, so that the denoiser can learn at D2SAC's rate while attention moves
+        slower), critic_lr (1e-3), weight_decay (1e-4, Adam's L2 term),
         initial_alpha (0.05; the fixed temperature when ``learn_alpha`` is False),
         learn_alpha (False), alpha_lr (3e-4), target_entropy_fraction (0.6: target entropy =
         fraction * log|A| when alpha is learned), entropy_in_target (False: the reference's critic
@@ -99,6 +101,7 @@ class ADSACConfig(AlgorithmConfig):
         self.n_step = 3
         self.tau = 0.005
         self.actor_lr = 1e-4
+        self.encoder_lr: float | None = None
         self.critic_lr = 1e-3
         self.alpha_lr = 3e-4
         self.weight_decay = 1e-4
@@ -136,6 +139,7 @@ class ADSACConfig(AlgorithmConfig):
         n_step: int = NotProvided,
         tau: float = NotProvided,
         actor_lr: float = NotProvided,
+        encoder_lr: float | None = NotProvided,
         critic_lr: float = NotProvided,
         alpha_lr: float = NotProvided,
         weight_decay: float = NotProvided,
@@ -242,6 +246,12 @@ class ADSACConfig(AlgorithmConfig):
             value = getattr(self, name)
             if not isinstance(value, int | float) or not value > 0 or not math.isfinite(value):
                 bad(f"{name}={value!r}: must be a positive number")
+        if self.encoder_lr is not None and (
+            not isinstance(self.encoder_lr, int | float)
+            or not self.encoder_lr > 0
+            or not math.isfinite(self.encoder_lr)
+        ):
+            bad(f"encoder_lr={self.encoder_lr!r}: must be a positive number, or None (= actor_lr)")
         if self.weight_decay < 0:
             bad(f"weight_decay={self.weight_decay}: must be >= 0")
         if not 0.0 < self.target_entropy_fraction <= 1.0:

@@ -17,6 +17,7 @@ TD_ERROR_MEAN_KEY = "td_error_abs_mean"
 ACTOR_OPTIMIZER = "actor"
 CRITIC_OPTIMIZER = "critic"
 ALPHA_OPTIMIZER = "alpha"
+ENCODER_OPTIMIZER = "encoder"  # only with ``encoder_lr`` set
 
 #: how one gradient step orders the critic and actor updates (``ADSACConfig.update_order``)
 UPDATE_ORDERS = ("critic_first", "joint")

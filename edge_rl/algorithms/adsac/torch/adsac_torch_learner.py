@@ -38,6 +38,7 @@ from edge_rl.algorithms.adsac.adsac_learner import (
     CRITIC_LOSS_KEY,
     CRITIC_OPTIMIZER,
     DISCOUNTS,
+    ENCODER_OPTIMIZER,
     ENTROPY_KEY,
     Q_MEAN_KEY,
     TARGET_MEAN_KEY,
@@ -84,10 +85,17 @@ class ADSACTorchLearner(TorchLearner):
         self, module_id: ModuleID, config: AlgorithmConfig = None
     ) -> None:
         module = self._module[module_id]
-        groups = {
-            ACTOR_OPTIMIZER: (list(module.actor.parameters()), config.actor_lr),
-            CRITIC_OPTIMIZER: (list(module.critic.parameters()), config.critic_lr),
-        }
+        actor_params = list(module.actor.parameters())
+        groups = {}
+        if config.encoder_lr is not None:
+            # The attention encoder gets its own optimizer and rate; the denoiser keeps actor_lr.
+            encoder_ids = {id(p) for p in module.actor.encoder.parameters()}
+            encoder_params = [p for p in actor_params if id(p) in encoder_ids]
+            actor_params = [p for p in actor_params if id(p) not in encoder_ids]
+            if encoder_params:
+                groups[ENCODER_OPTIMIZER] = (encoder_params, config.encoder_lr)
+        groups[ACTOR_OPTIMIZER] = (actor_params, config.actor_lr)
+        groups[CRITIC_OPTIMIZER] = (list(module.critic.parameters()), config.critic_lr)
         for name, (params, lr) in groups.items():
             self.register_optimizer(
                 module_id=module_id,
