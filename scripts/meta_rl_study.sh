@@ -14,6 +14,8 @@
 #   HEAD=servers      policy head: "servers" (one shared scorer per server: meta-dreamer's
 #                     actor_head=servers, a2c/rl2-ppo's policy_net=server-scoring) or "mlp"
 #   FORGET_ALGO=meta-dreamer   the agent of the forgetting study
+#   FORGET_REPLAY=0   1: phase B also starts from A's replay buffer (--init-replay: rehearsal,
+#                     B's updates keep replaying A's experience; replay-based agents only)
 #   PICK=validation   which checkpoint of a run the evaluations use: "validation" (the best on
 #                     park over validation seeds 100 .. 100+VAL_SEEDS-1, never the test seeds;
 #                     training on the family is unstable, finals are often collapsed) or "final"
@@ -39,6 +41,7 @@ GPU_FLAGS=()
 [ -n "${GPUS:-}" ] && GPU_FLAGS=(--gpus-per-learner "$GPUS")
 HEAD=${HEAD:-servers}
 FORGET_ALGO=${FORGET_ALGO:-meta-dreamer}
+FORGET_REPLAY=${FORGET_REPLAY:-0}
 PICK=${PICK:-validation}
 VAL_SEEDS=${VAL_SEEDS:-10}
 MD_FLAGS=${MD_FLAGS-"--set env.reward_mode=jct --set reward_input=deter --set world_model_lr=6e-4 \
@@ -118,8 +121,10 @@ if [[ $STAGE == forgetting || $STAGE == all ]]; then
     # it) and AB's the best on B's: the model one would deploy after each phase.
     MINUTES=$FORGET_MINUTES train "$FORGET_ALGO" "$RUNS/forget-A" --preset pareto-55
     A_CKPT=$(pick "$RUNS/forget-A" pareto-55 forget_val_A)
+    REPLAY_FLAG=()
+    [[ $FORGET_REPLAY == 1 ]] && REPLAY_FLAG=(--init-replay)
     MINUTES=$FORGET_MINUTES train "$FORGET_ALGO" "$RUNS/forget-AB" --preset uniform-100 \
-        --init-from "$A_CKPT"
+        --init-from "$A_CKPT" "${REPLAY_FLAG[@]}"
     AB_CKPT=$(pick "$RUNS/forget-AB" uniform-100 forget_val_AB)
     edge-rl evaluate --schedule pareto-55:2 --seeds $SEED_LIST \
         --checkpoint "$A_CKPT" "$AB_CKPT" --policy shortest-expected-delay least-observed-load \
