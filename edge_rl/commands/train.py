@@ -95,6 +95,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="with --init-from: also start from the checkpoint's replay buffer, so training on "
         "a new task keeps replaying the old one's experience (replay-based algorithms)",
     )
+    p.add_argument(
+        "--init-optimizer",
+        action="store_true",
+        help="with --init-from: also start from the checkpoint's optimizer states (Adam "
+        "moments), instead of fresh optimizers whose first steps jolt every parameter",
+    )
     p.add_argument("--checkpoint-every", type=int, default=10, metavar="ITERS")
     p.add_argument(
         "--keep-checkpoints",
@@ -285,7 +291,7 @@ def check_resources(config: Any, with_main: bool = False) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edge_rl.training.loop import load_run_spec, run_training
+    from edge_rl.training.loop import InitFromError, load_run_spec, run_training
 
     resume = args.resume is not None
     if resume:
@@ -306,8 +312,13 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--max-minutes {args.max_minutes}: must be > 0")
     init_from = None
     init_replay = None
-    if args.init_replay and args.init_from is None:
-        raise UsageError("--init-replay goes with --init-from CHECKPOINT (whose replay to load)")
+    init_optimizer = None
+    for flag, wanted in (
+        ("--init-replay", args.init_replay),
+        ("--init-optimizer", args.init_optimizer),
+    ):
+        if wanted and args.init_from is None:
+            raise UsageError(f"{flag} goes with --init-from CHECKPOINT (whose state to load)")
     if args.init_from is not None:
         from edge_rl.algorithms.checkpoint_policy import resolve_checkpoint
 
@@ -329,6 +340,13 @@ def run(args: argparse.Namespace) -> int:
                 init_replay = read_replay_state(init_from, config.algo_class)
             except ValueError as err:
                 raise UsageError(f"--init-replay: {err}") from None
+        if args.init_optimizer:
+            from edge_rl.training.loop import read_optimizer_state
+
+            try:
+                init_optimizer = read_optimizer_state(init_from)
+            except ValueError as err:
+                raise UsageError(f"--init-optimizer: {err}") from None
     if args.keep_checkpoints < 0:
         raise UsageError(f"--keep-checkpoints {args.keep_checkpoints}: must be >= 0 (0 keeps all)")
     if args.checkpoint_every < 0:
@@ -360,17 +378,21 @@ def run(args: argparse.Namespace) -> int:
             f"training {spec.algo} on {spec.env}/{spec.preset} for {spec.timesteps:,d} env steps "
             f"({spec.num_env_runners} env runner(s) x {spec.envs_per_runner} envs) -> {output}"
         )
-        result = run_training(
-            spec,
-            output,
-            resume=resume,
-            checkpoint_every=args.checkpoint_every,
-            keep=args.keep_checkpoints,
-            on_result=tracker.log if tracker else None,
-            max_minutes=args.max_minutes,
-            init_from=init_from,
-            init_replay=init_replay,
-        )
+        try:
+            result = run_training(
+                spec,
+                output,
+                resume=resume,
+                checkpoint_every=args.checkpoint_every,
+                keep=args.keep_checkpoints,
+                on_result=tracker.log if tracker else None,
+                max_minutes=args.max_minutes,
+                init_from=init_from,
+                init_replay=init_replay,
+                init_optimizer=init_optimizer,
+            )
+        except InitFromError as err:
+            raise UsageError(f"--init-from {args.init_from}: {err}") from None
     finally:
         if tracker is not None:
             tracker.finish()

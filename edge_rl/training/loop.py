@@ -264,6 +264,50 @@ def init_weights(algo: Any, checkpoint: Path) -> None:
     algo.env_runner_group.sync_weights(from_worker_or_learner_group=algo.learner_group)
 
 
+class InitFromError(ValueError):
+    """A checkpoint's state does not fit the new run (``--init-from`` and its companions)."""
+
+
+def read_optimizer_state(checkpoint: Path) -> dict[str, Any]:
+    """The learner's optimizer states (Adam moments, step counts) saved in ``checkpoint``, for a
+    new run that continues optimising where the old one stopped (``--init-optimizer``): a fresh
+    Adam's first steps move every parameter by about its learning rate, whatever the gradient.
+
+    Raises ValueError when the checkpoint holds no learner state.
+    """
+    import pickle
+
+    path = Path(checkpoint) / "learner_group" / "learner" / "state.pkl"
+    if not path.is_file():
+        raise ValueError(f"{checkpoint} has no learner_group/learner/state.pkl: no optimizer state")
+    with path.open("rb") as f:
+        state = pickle.load(f)
+    if not state.get("optimizer"):
+        raise ValueError(f"{path} holds no optimizer state")
+    return state["optimizer"]
+
+
+def init_optimizers(algo: Any, optimizer_state: dict[str, Any]) -> None:
+    """Load ``read_optimizer_state``'s output into every learner, keeping this run's learning
+    rates (the saved state carries the old run's). The optimizers must match by name (same
+    algorithm and networks)."""
+
+    def load(learner: Any) -> None:
+        named = learner._named_optimizers
+        missing = sorted(set(optimizer_state) ^ set(named))
+        if missing:
+            raise InitFromError(
+                f"the checkpoint's optimizers do not match this run's (differ in {missing}); "
+                "--init-optimizer needs the same algorithm and network settings"
+            )
+        rates = {name: learner._get_optimizer_lr(opt) for name, opt in named.items()}
+        learner.set_state({"optimizer": optimizer_state})
+        for name, opt in named.items():
+            learner._set_optimizer_lr(opt, lr=rates[name])
+
+    algo.learner_group.foreach_learner(load)
+
+
 def run_training(
     spec: RunSpec,
     output: Path,
@@ -276,6 +320,7 @@ def run_training(
     max_minutes: float | None = None,
     init_from: Path | None = None,
     init_replay: dict[str, Any] | None = None,
+    init_optimizer: dict[str, Any] | None = None,
 ) -> TrainResult:
     """Train until ``spec.timesteps`` env steps (or ``max_minutes`` of wall-clock time, when
     given), writing metrics and checkpoints under ``output``.
@@ -283,7 +328,8 @@ def run_training(
     Needs a running Ray (``ray.init``); the caller owns the Ray session. ``on_result`` gets each
     metrics row; ``after_iteration`` gets the Algorithm after each iteration (tooling and tests:
     fault injection, extra logging). ``init_from`` starts a new run from a checkpoint's
-    weights; ``init_replay`` (``read_replay_state``'s output) fills its replay buffer too.
+    weights; ``init_replay`` (``read_replay_state``'s output) fills its replay buffer too, and
+    ``init_optimizer`` (``read_optimizer_state``'s) its optimizers' states.
     """
     from ray.rllib.algorithms.algorithm import Algorithm
 
@@ -308,6 +354,9 @@ def run_training(
         if init_replay is not None:
             algo.replay.set_state(init_replay)
             log(f"replay buffer initialised with {len(algo.replay):,d} records")
+        if init_optimizer is not None:
+            init_optimizers(algo, init_optimizer)
+            log(f"optimizer states initialised ({', '.join(sorted(init_optimizer))})")
     writer = MetricsWriter(output)
     if resume and writer.drop_rows_after(algo.iteration):
         log(f"metrics rows after iteration {algo.iteration} dropped: they are redone from there")

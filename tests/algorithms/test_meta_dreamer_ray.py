@@ -14,6 +14,7 @@ from edge_rl.algorithms.meta_dreamer.meta_dreamer import MetaDreamer, MetaDreame
 from edge_rl.algorithms.registry import register_rllib_envs
 from edge_rl.algorithms.replay_algorithm import read_replay_state
 from edge_rl.cli import main
+from edge_rl.training.loop import read_optimizer_state
 
 pytestmark = pytest.mark.ray
 
@@ -212,15 +213,17 @@ def test_train_and_evaluate_schedule_commands(ray_session, tmp_path: Path, capsy
 
     # --init-from: a new run (task B) starts from the weights of the first (task A); with no
     # update before it ends, its final weights are exactly those. --init-replay also starts
-    # it from A's replay buffer: B's final buffer holds every trial of A's and its own.
+    # it from A's replay buffer: B's final buffer holds every trial of A's and its own;
+    # --init-optimizer from A's Adam moments, at B's own learning rate.
     run_b = tmp_path / "md-b"
     capsys.readouterr()
     code = main(
         [
             "train", "--algo", "meta-dreamer", "--env", "load-balance-trials",
             "--preset", "uniform-100", "--timesteps", "32", "--envs-per-runner", "2",
-            "--output", str(run_b), "--init-from", str(run), "--init-replay",
+            "--output", str(run_b), "--init-from", str(run), "--init-replay", "--init-optimizer",
             "--set", "model_size=debug", "--set", "num_steps_sampled_before_learning_starts=1000",
+            "--set", "world_model_lr=0.0123",
             "--set", "rollout_fragment_length=16", "--set", "env.jobs_per_episode=12",
         ]
     )  # fmt: skip
@@ -230,17 +233,33 @@ def test_train_and_evaluate_schedule_commands(ray_session, tmp_path: Path, capsy
     assert all(torch.equal(a[k], b[k]) for k in a)
     replay_a = read_replay_state(run / "checkpoints" / "final", MetaDreamer)
     replay_b = read_replay_state(run_b / "checkpoints" / "final", MetaDreamer)
-    assert (
-        f"replay buffer initialised with {replay_a['size']:,d} records" in capsys.readouterr().out
-    )
+    out = capsys.readouterr().out
+    assert f"replay buffer initialised with {replay_a['size']:,d} records" in out
+    assert "optimizer states initialised" in out
+    opt_a = read_optimizer_state(run / "checkpoints" / "final")
+    opt_b = read_optimizer_state(run_b / "checkpoints" / "final")
+    assert set(opt_a) == set(opt_b)
+    for name in opt_a:
+        saved_a, saved_b = opt_a[name]["state"], opt_b[name]["state"]
+        moments_a = [v["exp_avg_sq"] for v in saved_a["state"].values()]
+        moments_b = [v["exp_avg_sq"] for v in saved_b["state"].values()]
+        assert moments_a and all(
+            np.array_equal(x, y) for x, y in zip(moments_a, moments_b, strict=True)
+        )
+        if name.endswith("world_model"):
+            assert saved_b["param_groups"][0]["lr"] == pytest.approx(0.0123)
+            assert saved_a["param_groups"][0]["lr"] != pytest.approx(0.0123)
+    with pytest.raises(ValueError, match="no optimizer state"):
+        read_optimizer_state(tmp_path)
     assert replay_a["size"] >= 96 and replay_b["size"] >= replay_a["size"] + 32
     assert {key for key, _ in replay_a["trials"]} < {key for key, _ in replay_b["trials"]}
-    code = main(
-        ["train", "--algo", "meta-dreamer", "--env", "load-balance-trials", "--output",
-         str(tmp_path / "y"), "--init-replay"]
-    )  # fmt: skip
-    assert code == 2
-    assert "--init-replay goes with --init-from" in capsys.readouterr().err
+    for flag in ("--init-replay", "--init-optimizer"):
+        code = main(
+            ["train", "--algo", "meta-dreamer", "--env", "load-balance-trials", "--output",
+             str(tmp_path / "y"), flag]
+        )  # fmt: skip
+        assert code == 2
+        assert f"{flag} goes with --init-from" in capsys.readouterr().err
     code = main(
         ["train", "--algo", "rl2-ppo", "--env", "load-balance-trials", "--output",
          str(tmp_path / "x"), "--init-from", str(run)]
