@@ -75,10 +75,11 @@ class ADSACConfig(AlgorithmConfig):
         measured CPU budget setting), num_steps_sampled_before_learning_starts (1000),
         checkpoint_replay_buffer (True: checkpoints carry the filled part of the replay buffer,
         so ``--resume`` continues exactly; ~300 MB per million paper-layout transitions),
-        update_order ("critic_first", the reference: the critic steps, then the actor's loss is
-        taken against the updated critic; "joint": one backward pass over both losses, the actor
-        seeing the critic from before the step, as RLlib's SAC does; the measured runs from
-        before this option existed used it).
+        update_order ("joint": one backward pass over both losses, the actor seeing the critic
+        from before the step, as RLlib's SAC does; "critic_first", the reference's order: the
+        critic steps, then the actor's loss is taken against the updated critic. Measured on
+        adsac-paper, seed 0, 46k env steps: ADSAC greedy return 1207 joint vs 833 critic_first
+        at actor lr 3e-5, 830 vs 155 at 1e-4; D2SAC 1510 vs 1509 after 45 minutes).
     """
 
     def __init__(self, algo_class: type | None = None) -> None:
@@ -115,7 +116,7 @@ class ADSACConfig(AlgorithmConfig):
         self.updates_per_env_step = 1.0
         self.num_steps_sampled_before_learning_starts = 1000
         self.checkpoint_replay_buffer = True
-        self.update_order = "critic_first"
+        self.update_order = "joint"
         # sampling: fragments of 32 steps per env keep per-iteration overhead low
         self.rollout_fragment_length = 32
         self.gym_env_vectorize_mode = "vector_entry_point"
