@@ -14,6 +14,10 @@
 #   HEAD=servers      policy head: "servers" (one shared scorer per server: meta-dreamer's
 #                     actor_head=servers, a2c/rl2-ppo's policy_net=server-scoring) or "mlp"
 #   FORGET_ALGO=meta-dreamer   the agent of the forgetting study
+#   FORGET_B_FLAGS    extra flags of phase B (task B from A's checkpoint); for meta-dreamer by
+#                     default DreamerV3's learning rates "--set world_model_lr=1e-4 --set
+#                     actor_lr=3e-5 --set critic_lr=3e-5": fine-tuning a trained model at the
+#                     recipe's rates destabilises it (README, Meta-RL, forgetting)
 #   FORGET_REPLAY=0   1: phase B also starts from A's replay buffer (--init-replay: rehearsal,
 #                     B's updates keep replaying A's experience; replay-based agents only)
 #   PICK=validation   which checkpoint of a run the evaluations use: "validation" (the best on
@@ -42,6 +46,10 @@ GPU_FLAGS=()
 HEAD=${HEAD:-servers}
 FORGET_ALGO=${FORGET_ALGO:-meta-dreamer}
 FORGET_REPLAY=${FORGET_REPLAY:-0}
+if [[ $FORGET_ALGO == meta-dreamer ]]; then
+    FORGET_B_FLAGS=${FORGET_B_FLAGS-"--set world_model_lr=1e-4 --set actor_lr=3e-5 --set critic_lr=3e-5"}
+fi
+FORGET_B_FLAGS=${FORGET_B_FLAGS:-}
 PICK=${PICK:-validation}
 VAL_SEEDS=${VAL_SEEDS:-10}
 MD_FLAGS=${MD_FLAGS-"--set env.reward_mode=jct --set reward_input=deter --set world_model_lr=6e-4 \
@@ -123,8 +131,9 @@ if [[ $STAGE == forgetting || $STAGE == all ]]; then
     A_CKPT=$(pick "$RUNS/forget-A" pareto-55 forget_val_A)
     REPLAY_FLAG=()
     [[ $FORGET_REPLAY == 1 ]] && REPLAY_FLAG=(--init-replay)
+    # shellcheck disable=SC2086
     MINUTES=$FORGET_MINUTES train "$FORGET_ALGO" "$RUNS/forget-AB" --preset uniform-100 \
-        --init-from "$A_CKPT" "${REPLAY_FLAG[@]}"
+        --init-from "$A_CKPT" "${REPLAY_FLAG[@]}" $FORGET_B_FLAGS
     AB_CKPT=$(pick "$RUNS/forget-AB" uniform-100 forget_val_AB)
     edge-rl evaluate --schedule pareto-55:2 --seeds $SEED_LIST \
         --checkpoint "$A_CKPT" "$AB_CKPT" --policy shortest-expected-delay least-observed-load \
