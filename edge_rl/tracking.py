@@ -19,7 +19,14 @@ class WandbRun:
         self._run.log(values, step=int(step) if step is not None else None)
 
     def finish(self) -> None:
+        """Finish the run and wait until it is on disk: ``run.finish()`` can return before the
+        wandb-core service process has written the run's records (an offline run file was
+        seen holding only its header on a loaded CI machine); ``wandb.teardown()`` waits for
+        the service to write everything and exit."""
+        import wandb
+
         self._run.finish()
+        wandb.teardown()
 
     @property
     def directory(self) -> str:
