@@ -99,7 +99,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--init-optimizer",
         action="store_true",
         help="with --init-from: also start from the checkpoint's optimizer states (Adam "
-        "moments), instead of fresh optimizers whose first steps jolt every parameter",
+        "moments) instead of fresh optimizers, at this run's learning rates",
     )
     p.add_argument("--checkpoint-every", type=int, default=10, metavar="ITERS")
     p.add_argument(

@@ -270,8 +270,8 @@ class InitFromError(ValueError):
 
 def read_optimizer_state(checkpoint: Path) -> dict[str, Any]:
     """The learner's optimizer states (Adam moments, step counts) saved in ``checkpoint``, for a
-    new run that continues optimising where the old one stopped (``--init-optimizer``): a fresh
-    Adam's first steps move every parameter by about its learning rate, whatever the gradient.
+    new run that continues optimising where the old one stopped (``--init-optimizer``; on
+    meta-dreamer's forgetting study it made fine-tuning worse, see the README).
 
     Raises ValueError when the checkpoint holds no learner state.
     """
