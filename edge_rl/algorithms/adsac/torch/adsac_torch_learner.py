@@ -43,7 +43,6 @@ from edge_rl.algorithms.adsac.adsac_learner import (
     Q_MEAN_KEY,
     TARGET_MEAN_KEY,
     TD_ERROR_MEAN_KEY,
-    UPDATE_ORDERS,
 )
 from edge_rl.algorithms.adsac.torch.adsac_torch_rl_module import (
     ACTION_LOGITS,
@@ -117,10 +116,8 @@ class ADSACTorchLearner(TorchLearner):
     @override(TorchLearner)
     def _uncompiled_update(self, batch: dict[str, Any], **kwargs: Any):
         """One gradient step; critic-first (the reference) runs two optimizer steps."""
-        orders = {self.config.get_config_for_module(mid).update_order for mid in batch}
-        if orders - set(UPDATE_ORDERS):
-            raise ValueError(f"update_order {sorted(orders)}: use one of {UPDATE_ORDERS}")
-        if orders == {"joint"}:
+        # (ADSACConfig.validate has checked the value; this runs on every update.)
+        if all(self.config.get_config_for_module(mid).update_order == "joint" for mid in batch):
             return super()._uncompiled_update(batch, **kwargs)
         self._compute_off_policyness(batch)
         try:
