@@ -182,14 +182,17 @@ def test_update_order_matches_a_hand_written_step(order: str) -> None:
             learner.update(batch=batch, timesteps={"num_env_steps_sampled_lifetime": 0})
             torch.manual_seed(1)
             _replica_step(replica, batch, lr, critic_first=order == "critic_first")
+            # Adam's first step moves each weight by about lr * sign(grad): where a gradient is
+            # near zero, float rounding can change that step on another CPU, so the tolerance is
+            # 2% of one step (the two orders differ by up to 2 * lr on thousands of weights).
             for got, want in zip(actors[order].parameters(), replica.parameters(), strict=True):
-                torch.testing.assert_close(got, want, rtol=1e-3, atol=1e-4)
+                torch.testing.assert_close(got, want, rtol=1e-3, atol=0.02 * lr)
         else:
             torch.manual_seed(1)
             learner.update(batch=_fixed_batch(64), timesteps={"num_env_steps_sampled_lifetime": 0})
     critic_first = dict(actors["critic_first"].actor.named_parameters())
     joint = dict(actors["joint"].actor.named_parameters())
-    assert any(not torch.allclose(critic_first[n], joint[n]) for n in critic_first)
+    assert any(not torch.allclose(critic_first[n], joint[n], atol=0.5 * lr) for n in critic_first)
 
 
 def test_encoder_lr_gives_the_attention_encoder_its_own_rate() -> None:
