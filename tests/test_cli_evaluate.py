@@ -167,3 +167,67 @@ def test_bad_schedules_name_the_fix(argv, message, capsys):
     code, _, err = _run(capsys, "evaluate", "--policy", "random", "--seeds", "0", *argv)
     assert code == 2
     assert message in err
+
+
+def test_paired_differences_by_hand() -> None:
+    from edge_rl.evaluation import EpisodeRecord, paired_differences, t_critical
+    from edge_rl.evaluation.report import format_paired_table
+
+    base = [10.0, 20.0, 30.0, 40.0]
+    records = [EpisodeRecord("sed", s, 0, {"mean_jct": v}) for s, v in enumerate(base)]
+    # "a" is below the baseline by 1, 2, 3, 4 (spread between seeds is far larger than that)
+    records += [EpisodeRecord("a", s, 0, {"mean_jct": v - s - 1}) for s, v in enumerate(base)]
+    # "b" differs by -1, +1, -1, +1: no difference on average
+    records += [EpisodeRecord("b", s, 0, {"mean_jct": v + (-1) ** (s + 1)}) for s, v in
+                enumerate(base)]  # fmt: skip
+    paired = paired_differences(records, "sed")
+    a = paired["a"]["mean_jct"]
+    half = t_critical(0.95, 3) * (5 / 3) ** 0.5 / 2  # std of 1..4 is sqrt(5/3)
+    assert a["mean"] == pytest.approx(-2.5) and a["ci95"] == pytest.approx(half)
+    assert (a["lower"], a["higher"], a["n"]) == (4, 0, 4)
+    b = paired["b"]["mean_jct"]
+    assert b["mean"] == pytest.approx(0.0) and (b["lower"], b["higher"]) == (2, 2)
+    table = format_paired_table("load-balance", paired, "sed").splitlines()
+    assert "better" in table[2] and "4/4" in table[2]  # lower JCT is better
+    assert "no significant difference" in table[3] and "2/4" in table[3]
+    # higher return is better on aigc: "a" is worse there
+    flipped = [EpisodeRecord(r.policy, r.seed, 0, {"return": r.metrics["mean_jct"]})
+               for r in records]  # fmt: skip
+    table = format_paired_table("aigc", paired_differences(flipped, "sed"), "sed")
+    assert "worse" in table.splitlines()[2] and "0/4" in table.splitlines()[2]
+    with pytest.raises(ValueError, match="choose one of"):
+        paired_differences(records, "nope")
+
+
+def test_paired_against_in_the_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    path = tmp_path / "p.json"
+    code, out, _ = _run(
+        capsys, "evaluate", "--env", "load-balance", "--preset", "park", "--set",
+        "jobs_per_episode=200", "--policy", "shortest-expected-delay", "random",
+        "--seeds", "0", "1", "2", "--paired-against", "shortest-expected-delay",
+        "--json", str(path),
+    )  # fmt: skip
+    assert code == 0 and "paired differences to shortest-expected-delay" in out
+    report = json.loads(path.read_text())
+    jct = {(e["policy"], e["seed"]): e["mean_jct"] for e in report["episodes"]}
+    diffs = [jct["random", s] - jct["shortest-expected-delay", s] for s in (0, 1, 2)]
+    got = report["paired"]["differences"]["random"]["mean_jct"]
+    assert report["paired"]["baseline"] == "shortest-expected-delay"
+    assert got["mean"] == pytest.approx(sum(diffs) / 3) and got["n"] == 3
+    assert got["lower"] == sum(d < 0 for d in diffs)
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--paired-against", "prophet"], "choose one of: random, crash-avoid"),
+        (["--paired-against", "random", "--policy", "random"], "at least one other policy"),
+    ],
+)
+def test_paired_against_names_the_fix(extra, message, capsys) -> None:
+    argv = ["evaluate", "--env", "aigc", "--preset", "adsac-paper", "--policy", "random",
+            "crash-avoid", "--seeds", "0", *extra]  # fmt: skip
+    if "--policy" in extra:
+        argv = ["evaluate", "--env", "aigc", "--preset", "adsac-paper", "--seeds", "0", *extra]
+    code, _, err = _run(capsys, *argv)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err

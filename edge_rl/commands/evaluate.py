@@ -13,7 +13,9 @@ from edge_rl.evaluation import (
     check_seeds,
     evaluate,
     family_presets,
+    format_paired_table,
     format_table,
+    paired_differences,
     plot_comparison,
     write_json,
 )
@@ -60,6 +62,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             "load balancing: play this workload schedule as one trial per seed, e.g. "
             "'pareto-55:3,uniform-100:5' (tasks: presets or sample-train/sample-held-out); "
             "memory is kept across episodes and switches, JCT is reported per episode"
+        ),
+    )
+    p.add_argument(
+        "--paired-against",
+        default=None,
+        metavar="NAME",
+        help=(
+            "also report every other policy's per-seed difference to this one (a heuristic "
+            "name, or a checkpoint's name as the table prints it): mean and 95%% CI of the "
+            "paired differences, on how many seeds it was better, and whether the CI "
+            "excludes zero"
         ),
     )
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override an env knob")
@@ -134,11 +147,40 @@ def _validate_schedule(args: argparse.Namespace) -> None:
     args.env, args.preset = "load-balance-trials", "family"
 
 
+def _policy_names(args: argparse.Namespace, checkpoints: list) -> list[str]:
+    """The report's policy names in order: the heuristics, then one per checkpoint."""
+    names = list(args.policy)
+    for ckpt, spec in checkpoints:
+        names.append(_unique(_checkpoint_name(ckpt, spec, checkpoints), set(names)))
+    return names
+
+
+def _check_paired_against(args: argparse.Namespace, names: list[str]) -> None:
+    if args.paired_against is None:
+        return
+    if args.paired_against not in names:
+        raise UsageError(
+            f"--paired-against {args.paired_against!r} is not among the evaluated policies; "
+            f"choose one of: {', '.join(names)}"
+        )
+    if len(names) < 2:
+        raise UsageError("--paired-against needs at least one other policy to compare")
+
+
+def _print_paired(args: argparse.Namespace, env_family: str, records: list) -> None:
+    if args.paired_against is not None:
+        print(f"paired differences to {args.paired_against} (same seeds):")
+        paired = paired_differences(records, args.paired_against)
+        print(format_paired_table(env_family, paired, args.paired_against))
+
+
 def run(args: argparse.Namespace) -> int:
     checkpoints = _apply_checkpoint_defaults(args)
     _validate(args)
+    names = _policy_names(args, checkpoints)
+    _check_paired_against(args, names)
     if args.schedule is not None:
-        return _run_schedule(args, checkpoints)
+        return _run_schedule(args, checkpoints, names)
     overrides = parse_overrides(args.set)
     if checkpoints:  # the first run's env knobs, unless --set changes them
         run_spec = checkpoints[0][1]
@@ -161,7 +203,7 @@ def run(args: argparse.Namespace) -> int:
             )
         except (ValueError, TypeError) as err:  # bad --set values surface here
             raise UsageError(str(err).splitlines()[0]) from None
-    for ckpt, spec in checkpoints:
+    for (ckpt, spec), name in zip(checkpoints, names[len(args.policy) :], strict=True):
         from edge_rl.algorithms.checkpoint_policy import CheckpointPolicy
 
         if spec and (spec.get("env"), spec.get("preset")) != (args.env, args.preset):
@@ -169,7 +211,6 @@ def run(args: argparse.Namespace) -> int:
                 f"note: {ckpt} was trained on {spec.get('env')}/{spec.get('preset')}, "
                 f"evaluated here on {args.env}/{args.preset}"
             )
-        name = _unique(_checkpoint_name(ckpt, spec, checkpoints), {r.policy for r in records})
         records += evaluate(
             args.env,
             args.preset,
@@ -187,18 +228,21 @@ def run(args: argparse.Namespace) -> int:
         f"{args.episodes_per_seed} episode(s))"
     )
     print(format_table(args.env, records))
+    _print_paired(args, args.env, records)
     extra = {"seeds": args.seeds, "episodes_per_seed": args.episodes_per_seed}
     if overrides:
         extra["overrides"] = overrides
     if args.json is not None:
-        report = build_report(args.env, args.preset, records, world_seed, extra)
+        report = build_report(
+            args.env, args.preset, records, world_seed, extra, paired_against=args.paired_against
+        )
         print(f"report: {write_json(report, args.json)}")
     if args.plot is not None:
         print(f"plot: {plot_comparison(args.env, args.preset, records, args.plot)}")
     return 0
 
 
-def _run_schedule(args: argparse.Namespace, checkpoints: list) -> int:
+def _run_schedule(args: argparse.Namespace, checkpoints: list, names: list[str]) -> int:
     """--schedule: one trial over the schedule per seed and policy; JCT per episode."""
     from edge_rl.algorithms.checkpoint_policy import CheckpointPolicy
     from edge_rl.evaluation.adaptation import (
@@ -214,8 +258,7 @@ def _run_schedule(args: argparse.Namespace, checkpoints: list) -> int:
         (name, lambda seed, name=name: make_policy("load-balance", name, seed=seed))
         for name in args.policy
     ]
-    for ckpt, spec in checkpoints:
-        name = _unique(_checkpoint_name(ckpt, spec, checkpoints), {n for n, _ in makers})
+    for (ckpt, _), name in zip(checkpoints, names[len(args.policy) :], strict=True):
         makers.append(
             (
                 name,
@@ -232,6 +275,7 @@ def _run_schedule(args: argparse.Namespace, checkpoints: list) -> int:
             raise UsageError(str(err).splitlines()[0]) from None
     print(f"schedule {args.schedule} ({len(args.seeds)} seed(s), one trial each, memory kept)")
     print(format_table("load-balance-trials", records))
+    _print_paired(args, "load-balance-trials", records)
     summary = adaptation_summary(records, schedule)
     print("mean JCT per episode:")
     print(format_adaptation_table(summary))
@@ -239,7 +283,9 @@ def _run_schedule(args: argparse.Namespace, checkpoints: list) -> int:
         extra = {"seeds": args.seeds, "schedule": args.schedule, "adaptation": summary}
         if overrides:
             extra["overrides"] = overrides
-        report = build_report("load-balance-trials", "schedule", records, None, extra)
+        report = build_report(
+            "load-balance-trials", "schedule", records, None, extra, args.paired_against
+        )
         print(f"report: {write_json(report, args.json)}")
     if args.plot is not None:
         print(f"plot: {plot_adaptation(summary, schedule, args.plot, title=args.schedule)}")

@@ -1,6 +1,13 @@
 """Evaluation of heuristic and learned policies on the edge simulators (no Ray import)."""
 
-from edge_rl.evaluation.report import build_report, format_table, plot_comparison, write_json
+from edge_rl.evaluation.report import (
+    build_report,
+    format_paired_table,
+    format_table,
+    paired_differences,
+    plot_comparison,
+    write_json,
+)
 from edge_rl.evaluation.runner import (
     ENV_FAMILIES,
     EpisodeRecord,
@@ -20,9 +27,11 @@ __all__ = [
     "check_seeds",
     "evaluate",
     "family_presets",
+    "format_paired_table",
     "format_table",
     "make_env",
     "mean_ci",
+    "paired_differences",
     "plot_comparison",
     "run_episode",
     "t_critical",

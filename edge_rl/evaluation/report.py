@@ -28,18 +28,81 @@ def summarize(records: Sequence[EpisodeRecord]) -> dict[str, dict[str, dict[str,
     return out
 
 
+def paired_differences(
+    records: Sequence[EpisodeRecord], baseline: str
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """policy -> metric -> the per-episode difference (policy minus ``baseline``) on the same
+    (seed, episode): {mean, ci95, low, high, std, n, lower, higher} (``lower``/``higher``: how
+    many episodes the policy scored below/above the baseline).
+
+    Every policy meets the same seeds, so pairing removes the between-seed spread that the
+    unpaired intervals of ``summarize`` carry: two policies whose 95% CIs overlap can still differ
+    clearly on every seed. Raises ``ValueError`` for an unknown baseline or a policy that shares
+    no (seed, episode) with it.
+    """
+    policies = list(dict.fromkeys(r.policy for r in records))
+    if baseline not in policies:
+        raise ValueError(f"baseline {baseline!r} was not evaluated; choose one of: {policies}")
+    base = {(r.seed, r.episode): r.metrics for r in records if r.policy == baseline}
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for name in policies:
+        if name == baseline:
+            continue
+        pairs = [(r.metrics, base[r.seed, r.episode]) for r in records
+                 if r.policy == name and (r.seed, r.episode) in base]  # fmt: skip
+        if not pairs:
+            raise ValueError(f"{name!r} shares no (seed, episode) with the baseline {baseline!r}")
+        metrics = [m for m in pairs[0][0] if all(m in a and m in b for a, b in pairs)]
+        out[name] = {}
+        for m in metrics:
+            diff = [a[m] - b[m] for a, b in pairs]
+            out[name][m] = {
+                **mean_ci(diff).to_dict(),
+                "lower": sum(d < 0 for d in diff),
+                "higher": sum(d > 0 for d in diff),
+            }
+    return out
+
+
+def format_paired_table(
+    env_family: str, paired: dict[str, dict[str, dict[str, Any]]], baseline: str
+) -> str:
+    """One row per policy: the headline metric's paired difference to ``baseline`` (95% CI),
+    on how many episodes the policy was better, and whether the CI excludes zero."""
+    metric, lower_better = HEADLINE[env_family]
+    header = ["policy", "episodes", f"{metric} - {baseline}", "better on", "verdict"]
+    rows = []
+    for name, stats in paired.items():
+        s = stats.get(metric)
+        if s is None:
+            continue
+        better = s["lower"] if lower_better else s["higher"]
+        if s["low"] > 0 or s["high"] < 0:
+            verdict = "better" if (s["mean"] < 0) == lower_better else "worse"
+        else:
+            verdict = "no significant difference"
+        diff = f"{s['mean']:+.4g} ± {s['ci95']:.3g}"
+        rows.append([name, str(s["n"]), diff, f"{better}/{s['n']}", verdict])
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in [header, *rows]]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
 def build_report(
     env_family: str,
     preset: str,
     records: Sequence[EpisodeRecord],
     world_seed: int | None = None,
     extra: dict[str, Any] | None = None,
+    paired_against: str | None = None,
 ) -> dict[str, Any]:
     """The JSON document of an evaluation.
 
     ``episodes``: one object per episode (policy, seed, episode, return, length, and the family's
     metrics). ``summary``: metric -> {mean, ci95 (half-width), low, high, std, n} when one policy
-    was evaluated; policy -> metric -> ... when several were.
+    was evaluated; policy -> metric -> ... when several were. ``paired`` (with
+    ``paired_against``): {"baseline": name, "differences": ``paired_differences``}.
     """
     summary = summarize(records)
     policies = list(summary)
@@ -54,6 +117,11 @@ def build_report(
     }
     if len(policies) == 1:
         report["policy"] = policies[0]
+    if paired_against is not None:
+        report["paired"] = {
+            "baseline": paired_against,
+            "differences": paired_differences(records, paired_against),
+        }
     return report
 
 
