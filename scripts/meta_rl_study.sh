@@ -137,8 +137,8 @@ if [[ $STAGE == forgetting || $STAGE == all ]]; then
     AB_CKPT=$(pick "$RUNS/forget-AB" uniform-100 forget_val_AB)
     edge-rl evaluate --schedule pareto-55:2 --seeds $SEED_LIST \
         --checkpoint "$A_CKPT" "$AB_CKPT" --policy shortest-expected-delay least-observed-load \
-        --json "$OUT/forgetting_on_A.json"
+        --paired-against "$FORGET_ALGO:forget-A" --json "$OUT/forgetting_on_A.json"
     edge-rl evaluate --schedule uniform-100:2 --seeds $SEED_LIST \
         --checkpoint "$A_CKPT" "$AB_CKPT" --policy shortest-expected-delay least-observed-load \
-        --json "$OUT/forgetting_on_B.json"
+        --paired-against "$FORGET_ALGO:forget-A" --json "$OUT/forgetting_on_B.json"
 fi

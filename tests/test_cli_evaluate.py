@@ -195,6 +195,9 @@ def test_paired_differences_by_hand() -> None:
                for r in records]  # fmt: skip
     table = format_paired_table("aigc", paired_differences(flipped, "sed"), "sed")
     assert "worse" in table.splitlines()[2] and "0/4" in table.splitlines()[2]
+    one = [r for r in records if r.seed == 0]
+    single = paired_differences(one, "sed")
+    assert "no interval" in format_paired_table("load-balance", single, "sed")
     with pytest.raises(ValueError, match="choose one of"):
         paired_differences(records, "nope")
 

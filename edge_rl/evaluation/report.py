@@ -77,7 +77,9 @@ def format_paired_table(
         if s is None:
             continue
         better = s["lower"] if lower_better else s["higher"]
-        if s["low"] > 0 or s["high"] < 0:
+        if s["n"] < 2:
+            verdict = "one episode: no interval"
+        elif s["low"] > 0 or s["high"] < 0:
             verdict = "better" if (s["mean"] < 0) == lower_better else "worse"
         else:
             verdict = "no significant difference"
