@@ -223,6 +223,8 @@ def run(args: argparse.Namespace) -> int:
             **overrides,
         )
     where = f"world seed {world_seed}, " if world_seed is not None else ""
+    if args.env == "aigc" and _fresh_world_per_episode(args.preset, overrides):
+        where = "a fresh region per episode, "  # the world seed plays no part
     print(
         f"{args.env} / {args.preset} ({where}{len(args.seeds)} seed(s) x "
         f"{args.episodes_per_seed} episode(s))"
@@ -290,6 +292,12 @@ def _run_schedule(args: argparse.Namespace, checkpoints: list, names: list[str])
     if args.plot is not None:
         print(f"plot: {plot_adaptation(summary, schedule, args.plot, title=args.schedule)}")
     return 0
+
+
+def _fresh_world_per_episode(preset: str, overrides: dict) -> bool:
+    from edge_rl.envs.aigc.config import make_aigc_config
+
+    return make_aigc_config(preset, **overrides).world_per_episode
 
 
 def _checkpoint_name(ckpt: Path, spec: dict, checkpoints: list) -> str:
