@@ -215,6 +215,15 @@ class MetricsWriter:
                 if value is not None and math.isfinite(value):
                     self._tb.add_scalar(name, value, global_step=step)
 
+    def last(self, column: str) -> float | None:
+        """``column``'s value in the last row of metrics.csv (None: no row or no value)."""
+        with self.csv_path.open(newline="") as f:
+            rows = list(csv.reader(f))
+        if len(rows) < 2 or column not in rows[0]:
+            return None
+        value = rows[-1][rows[0].index(column)]
+        return float(value) if value else None
+
     def drop_rows_after(self, iteration: int) -> int:
         """Forget rows of iterations after ``iteration`` (a resumed run redoes them from its
         checkpoint, so they must not appear twice); returns how many rows were dropped."""
@@ -360,6 +369,10 @@ def run_training(
     writer = MetricsWriter(output)
     if resume and writer.drop_rows_after(algo.iteration):
         log(f"metrics rows after iteration {algo.iteration} dropped: they are redone from there")
+    # A resumed run continues the clock of metrics.csv (perf/elapsed_s is the run's training time
+    # so far, for curves over minutes); --max-minutes and the rate count this invocation only.
+    clock_offset = (writer.last("perf/elapsed_s") or 0.0) if resume else 0.0
+    start_steps = int(writer.last("env/steps") or 0) if resume else 0
     ckpt_root = output / "checkpoints"
     last_ckpt = latest_checkpoint(output) if resume else None
     start = time.perf_counter()
@@ -377,7 +390,7 @@ def run_training(
             steps = int(row["env/steps"] or 0)
             elapsed = time.perf_counter() - start
             row["perf/iteration_s"] = dt
-            row["perf/elapsed_s"] = elapsed
+            row["perf/elapsed_s"] = clock_offset + elapsed
             row["perf/env_steps_per_s"] = (steps - prev_steps) / dt if prev_steps else None
             updates = row["train/gradient_updates"]
             if updates is None or not math.isfinite(updates) or updates == prev_updates:
@@ -403,7 +416,11 @@ def run_training(
                     for old in sorted(ckpt_root.glob("iter_*"))[:-keep]:
                         shutil.rmtree(old, ignore_errors=True)
             last_known.update({k: v for k, v in row.items() if v is not None})
-            log(_progress_line(it, steps, spec.timesteps, last_known, elapsed, max_minutes))
+            log(
+                _progress_line(
+                    it, steps, spec.timesteps, last_known, elapsed, max_minutes, start_steps
+                )
+            )
             if done:
                 break
         final = Path(algo.save_to_path(str(ckpt_root / "final")))
@@ -423,8 +440,11 @@ def _progress_line(
     row: dict[str, float | None],
     elapsed: float,
     max_minutes: float | None = None,
+    start_steps: int = 0,
 ) -> str:
-    rate = steps / elapsed if elapsed > 0 else 0.0
+    """One progress line; ``elapsed`` and ``start_steps`` (the env steps a resumed run started
+    from) are this invocation's, so the rate and the time left are too."""
+    rate = (steps - start_steps) / elapsed if elapsed > 0 else 0.0
     left = (target - steps) / rate if rate > 0 and steps < target else 0.0
     if max_minutes is not None:  # whichever budget runs out first
         left = min(left, max(0.0, 60.0 * max_minutes - elapsed))

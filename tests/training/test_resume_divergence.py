@@ -51,6 +51,9 @@ def test_stopped_run_resumes_at_its_checkpoint_iteration_and_steps(
     # the step count continues from the checkpoint's (32 per iteration: 2 envs x 16)
     assert steps == [32.0 * i for i in iters], steps
     assert steps[2] == float(before[1]["env/steps"]) + 32
+    # and the clock of metrics.csv goes on from the checkpoint's row (curves over minutes)
+    clock = [float(r["perf/elapsed_s"]) for r in rows]
+    assert clock == sorted(clock) and clock[2] > float(before[1]["perf/elapsed_s"]), clock
     # ADSAC's update counter (and replay buffer) are checkpointed too: no restart at 0
     updates = [float(r["train/gradient_updates"]) for r in rows if r["train/gradient_updates"]]
     assert updates == sorted(updates) and updates[-1] > float(before[1]["train/gradient_updates"])
