@@ -22,7 +22,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             "metrics under --output. Runs on a local Ray by default, on a cluster with --address."
         ),
     )
-    p.add_argument("--algo", required=True, help=f"one of: {', '.join(ALGO_NAMES)}")
+    p.add_argument(
+        "--algo",
+        default=None,
+        help=f"one of: {', '.join(ALGO_NAMES)} (with --resume: the run's own, may be left out)",
+    )
     p.add_argument("--env", default="aigc", help=f"env family: {', '.join(ENV_NAMES)}")
     p.add_argument("--preset", default=None, help="simulator preset (default: the env's first)")
     p.add_argument("--world-seed", type=int, default=None, help="AIGC: world seed (default 0)")
@@ -165,6 +169,8 @@ def build_spec(args: argparse.Namespace) -> Any:
     from edge_rl.evaluation.runner import family_presets
     from edge_rl.training.algos import ALGO_ENVS, DEFAULT_PRESETS, RunSpec
 
+    if args.algo is None:
+        raise UsageError(f"--algo is required to start a run; one of: {', '.join(ALGO_NAMES)}")
     if args.algo not in ALGO_NAMES:
         raise UsageError(f"unknown --algo {args.algo!r}; choose one of: {', '.join(ALGO_NAMES)}")
     if args.env not in ENV_NAMES:
@@ -299,6 +305,11 @@ def run(args: argparse.Namespace) -> int:
             spec = load_run_spec(args.resume)
         except FileNotFoundError as err:
             raise UsageError(str(err)) from None
+        if args.algo is not None and args.algo != spec.algo:
+            raise UsageError(
+                f"--algo {args.algo}: {args.resume} holds a run of {spec.algo}; leave --algo "
+                "out to resume it, or start a new run with --output"
+            )
         if args.timesteps is not None:
             spec.timesteps = args.timesteps
         output = args.resume

@@ -111,8 +111,12 @@ def test_train_then_evaluate_commands(ray_session, tmp_path: Path, capsys) -> No
     data = json.loads(report.read_text())
     assert {e["policy"] for e in data["episodes"]} == {"adsac", "crash-avoid"}
     assert data["preset"] == "adsac-paper" and data["world_seed"] == 0
+    # resuming with another algorithm is a one-line error; without --algo, the run's own
+    code = main(["train", "--algo", "sac", "--resume", str(out), "--timesteps", "128"])
+    err = capsys.readouterr().err
+    assert code == 2 and "holds a run of adsac" in err and len(err.strip().splitlines()) == 1
     # resume continues from the same iteration and step counts
-    code = main(["train", "--algo", "adsac", "--resume", str(out), "--timesteps", "128"])
+    code = main(["train", "--resume", str(out), "--timesteps", "128"])
     assert code == 0
     rows = (out / "metrics.csv").read_text().splitlines()[1:]
     iters = [float(r.split(",")[0]) for r in rows]
@@ -121,6 +125,7 @@ def test_train_then_evaluate_commands(ray_session, tmp_path: Path, capsys) -> No
 
 def test_train_bad_input_is_one_line(tmp_path: Path, capsys) -> None:
     cases = [
+        ([], "--algo is required"),
         (["--algo", "a3c"], "choose one of: adsac"),
         (["--algo", "adsac", "--env", "load-balance"], "runs on: aigc"),
         (["--algo", "adsac", "--preset", "mars"], "adsac-paper"),
@@ -133,7 +138,7 @@ def test_train_bad_input_is_one_line(tmp_path: Path, capsys) -> None:
         err = capsys.readouterr().err
         assert code == 2, argv
         assert needle in err and len(err.strip().splitlines()) == 1, err
-    code = main(["train", "--algo", "adsac", "--resume", str(tmp_path / "nothing")])
+    code = main(["train", "--resume", str(tmp_path / "nothing")])
     assert code == 2 and "run.json" in capsys.readouterr().err
 
 
