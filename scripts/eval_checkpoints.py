@@ -14,7 +14,8 @@ count and wall-clock minutes at that iteration (from metrics.csv). The figure (`
 a run trained on task-family trials, evaluated on ``--preset park --env-set
 episodes_per_trial=1``). Each run's ``best`` checkpoint is named in the JSON: pick it on
 validation seeds (say 100-119), then report it on the test seeds with ``edge-rl evaluate``, so
-the test seeds never choose the checkpoint.
+the test seeds never choose the checkpoint. ``--from-iteration N`` skips the checkpoints before
+iteration N (a resumed run's new checkpoints only); ``best`` is then among those evaluated.
 """
 
 from __future__ import annotations
@@ -53,12 +54,16 @@ def evaluate_run(
     metric: str,
     preset: str | None = None,
     env_set: dict[str, Any] | None = None,
+    from_iteration: int = 0,
 ) -> dict[str, Any]:
     spec = json.loads((run / "run.json").read_text())["spec"]
     overrides = {**(spec.get("env_overrides") or {}), **(env_set or {})}
     rows = _iteration_rows(run)
     points = []
-    for iteration, path in checkpoints_of(run):
+    todo = [(it, path) for it, path in checkpoints_of(run) if it >= from_iteration]
+    if not todo:
+        raise ValueError(f"{run} has no checkpoint at or after iteration {from_iteration}")
+    for iteration, path in todo:
         row = rows.get(iteration, {})
         records = evaluate(
             spec["env"],
@@ -149,6 +154,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--title", default="greedy evaluation of checkpoints")
     parser.add_argument("--preset", default=None, help="evaluate on this preset, not the run's")
     parser.add_argument(
+        "--from-iteration", type=int, default=0, metavar="N",
+        help="only the checkpoints at iteration N or later (e.g. those of a resumed run)",
+    )  # fmt: skip
+    parser.add_argument(
         "--env-set", type=_env_setting, action="append", default=[], metavar="KEY=VALUE",
         help="env knob for the evaluation (overrides the run's), e.g. episodes_per_trial=1",
     )  # fmt: skip
@@ -169,7 +178,15 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         env = json.loads((run / "run.json").read_text())["spec"]["env"]
         metric = args.metric or ("return" if env == "aigc" else "mean_jct")
-        curves.append(evaluate_run(run, args.seeds, metric, args.preset, dict(args.env_set)))
+        try:
+            curves.append(
+                evaluate_run(
+                    run, args.seeds, metric, args.preset, dict(args.env_set), args.from_iteration
+                )
+            )
+        except ValueError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
         print(f"{run.name}: best checkpoint {curves[-1]['best']}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -194,6 +194,19 @@ def test_train_and_evaluate_schedule_commands(ray_session, tmp_path: Path, capsy
     assert curve["best"] in {p["checkpoint"] for p in points}
     assert points[-1]["checkpoint"] == "final" and points[-1]["env_steps"] >= 96
     assert np.isfinite(points[-1]["mean_jct"]["mean"])
+    late = subprocess.run(
+        [sys.executable, str(script), str(run), "--seeds", "0", "--json", str(curves),
+         "--from-iteration", str(points[-1]["iteration"])],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert late.returncode == 0, late.stderr[-2000:]
+    late_points = json.loads(curves.read_text())["curves"][0]["points"]
+    assert [p["checkpoint"] for p in late_points] == ["final"]
+    none_left = subprocess.run(
+        [sys.executable, str(script), str(run), "--seeds", "0", "--from-iteration", "99999"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert none_left.returncode == 2 and "no checkpoint at or after" in none_left.stderr
 
     # the world-model probe reads the run's checkpoint (and refuses a non-checkpoint)
     probe_json = tmp_path / "probe.json"
