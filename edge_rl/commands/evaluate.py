@@ -147,12 +147,12 @@ def _validate_schedule(args: argparse.Namespace) -> None:
     args.env, args.preset = "load-balance-trials", "family"
 
 
-def _policy_names(args: argparse.Namespace, checkpoints: list) -> list[str]:
-    """The report's policy names in order: the heuristics, then one per checkpoint."""
+def _checkpoint_names(args: argparse.Namespace, checkpoints: list) -> list[str]:
+    """The report's name of each checkpoint (unique among the heuristics and each other)."""
     names = list(args.policy)
     for ckpt, spec in checkpoints:
         names.append(_unique(_checkpoint_name(ckpt, spec, checkpoints), set(names)))
-    return names
+    return names[len(args.policy) :]
 
 
 def _check_paired_against(args: argparse.Namespace, names: list[str]) -> None:
@@ -167,18 +167,21 @@ def _check_paired_against(args: argparse.Namespace, names: list[str]) -> None:
         raise UsageError("--paired-against needs at least one other policy to compare")
 
 
-def _print_paired(args: argparse.Namespace, env_family: str, records: list) -> None:
-    if args.paired_against is not None:
-        print(f"paired differences to {args.paired_against} (same seeds):")
-        paired = paired_differences(records, args.paired_against)
-        print(format_paired_table(env_family, paired, args.paired_against))
+def _paired(args: argparse.Namespace, env_family: str, records: list) -> tuple | None:
+    """--paired-against: print the paired table; (baseline, differences) for the report."""
+    if args.paired_against is None:
+        return None
+    print(f"paired differences to {args.paired_against} (same seeds):")
+    differences = paired_differences(records, args.paired_against)
+    print(format_paired_table(env_family, differences, args.paired_against))
+    return args.paired_against, differences
 
 
 def run(args: argparse.Namespace) -> int:
     checkpoints = _apply_checkpoint_defaults(args)
     _validate(args)
-    names = _policy_names(args, checkpoints)
-    _check_paired_against(args, names)
+    names = _checkpoint_names(args, checkpoints)
+    _check_paired_against(args, [*args.policy, *names])
     if args.schedule is not None:
         return _run_schedule(args, checkpoints, names)
     overrides = parse_overrides(args.set)
@@ -203,7 +206,7 @@ def run(args: argparse.Namespace) -> int:
             )
         except (ValueError, TypeError) as err:  # bad --set values surface here
             raise UsageError(str(err).splitlines()[0]) from None
-    for (ckpt, spec), name in zip(checkpoints, names[len(args.policy) :], strict=True):
+    for (ckpt, spec), name in zip(checkpoints, names, strict=True):
         from edge_rl.algorithms.checkpoint_policy import CheckpointPolicy
 
         if spec and (spec.get("env"), spec.get("preset")) != (args.env, args.preset):
@@ -230,14 +233,12 @@ def run(args: argparse.Namespace) -> int:
         f"{args.episodes_per_seed} episode(s))"
     )
     print(format_table(args.env, records))
-    _print_paired(args, args.env, records)
+    paired = _paired(args, args.env, records)
     extra = {"seeds": args.seeds, "episodes_per_seed": args.episodes_per_seed}
     if overrides:
         extra["overrides"] = overrides
     if args.json is not None:
-        report = build_report(
-            args.env, args.preset, records, world_seed, extra, paired_against=args.paired_against
-        )
+        report = build_report(args.env, args.preset, records, world_seed, extra, paired)
         print(f"report: {write_json(report, args.json)}")
     if args.plot is not None:
         print(f"plot: {plot_comparison(args.env, args.preset, records, args.plot)}")
@@ -260,7 +261,7 @@ def _run_schedule(args: argparse.Namespace, checkpoints: list, names: list[str])
         (name, lambda seed, name=name: make_policy("load-balance", name, seed=seed))
         for name in args.policy
     ]
-    for (ckpt, _), name in zip(checkpoints, names[len(args.policy) :], strict=True):
+    for (ckpt, _), name in zip(checkpoints, names, strict=True):
         makers.append(
             (
                 name,
@@ -277,7 +278,7 @@ def _run_schedule(args: argparse.Namespace, checkpoints: list, names: list[str])
             raise UsageError(str(err).splitlines()[0]) from None
     print(f"schedule {args.schedule} ({len(args.seeds)} seed(s), one trial each, memory kept)")
     print(format_table("load-balance-trials", records))
-    _print_paired(args, "load-balance-trials", records)
+    paired = _paired(args, "load-balance-trials", records)
     summary = adaptation_summary(records, schedule)
     print("mean JCT per episode:")
     print(format_adaptation_table(summary))
@@ -285,9 +286,7 @@ def _run_schedule(args: argparse.Namespace, checkpoints: list, names: list[str])
         extra = {"seeds": args.seeds, "schedule": args.schedule, "adaptation": summary}
         if overrides:
             extra["overrides"] = overrides
-        report = build_report(
-            "load-balance-trials", "schedule", records, None, extra, args.paired_against
-        )
+        report = build_report("load-balance-trials", "schedule", records, None, extra, paired)
         print(f"report: {write_json(report, args.json)}")
     if args.plot is not None:
         print(f"plot: {plot_adaptation(summary, schedule, args.plot, title=args.schedule)}")

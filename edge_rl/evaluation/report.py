@@ -85,10 +85,7 @@ def format_paired_table(
             verdict = "no significant difference"
         diff = f"{s['mean']:+.4g} ± {s['ci95']:.3g}"
         rows.append([name, str(s["n"]), diff, f"{better}/{s['n']}", verdict])
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in [header, *rows]]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return _aligned(header, rows)
 
 
 def build_report(
@@ -97,14 +94,14 @@ def build_report(
     records: Sequence[EpisodeRecord],
     world_seed: int | None = None,
     extra: dict[str, Any] | None = None,
-    paired_against: str | None = None,
+    paired: tuple[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The JSON document of an evaluation.
 
     ``episodes``: one object per episode (policy, seed, episode, return, length, and the family's
     metrics). ``summary``: metric -> {mean, ci95 (half-width), low, high, std, n} when one policy
-    was evaluated; policy -> metric -> ... when several were. ``paired`` (with
-    ``paired_against``): {"baseline": name, "differences": ``paired_differences``}.
+    was evaluated; policy -> metric -> ... when several were. ``paired`` (given as
+    (baseline, ``paired_differences(records, baseline)``)): {"baseline", "differences"}.
     """
     summary = summarize(records)
     policies = list(summary)
@@ -119,11 +116,8 @@ def build_report(
     }
     if len(policies) == 1:
         report["policy"] = policies[0]
-    if paired_against is not None:
-        report["paired"] = {
-            "baseline": paired_against,
-            "differences": paired_differences(records, paired_against),
-        }
+    if paired is not None:
+        report["paired"] = {"baseline": paired[0], "differences": paired[1]}
     return report
 
 
@@ -140,11 +134,15 @@ def format_table(env_family: str, records: Sequence[EpisodeRecord]) -> str:
             s = stats.get(m)
             cells.append("-" if s is None else f"{s['mean']:.4g} ± {s['ci95']:.3g}")
         rows.append(cells)
+    return _aligned(header, rows)
+
+
+def _aligned(header: list[str], rows: list[list[str]]) -> str:
+    """Left-aligned columns: the header, a rule of dashes, one line per row."""
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
-    line = "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))
-    sep = "  ".join("-" * w for w in widths)
-    body = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
-    return "\n".join([line, sep, *body])
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in [header, *rows]]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
 
 
 def write_json(report: dict[str, Any], path: str | Path) -> Path:

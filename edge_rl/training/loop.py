@@ -215,14 +215,11 @@ class MetricsWriter:
                 if value is not None and math.isfinite(value):
                     self._tb.add_scalar(name, value, global_step=step)
 
-    def last(self, column: str) -> float | None:
-        """``column``'s value in the last row of metrics.csv (None: no row or no value)."""
+    def last_row(self) -> dict[str, float]:
+        """The last row of metrics.csv, its non-empty values as floats ({} without rows)."""
         with self.csv_path.open(newline="") as f:
-            rows = list(csv.reader(f))
-        if len(rows) < 2 or column not in rows[0]:
-            return None
-        value = rows[-1][rows[0].index(column)]
-        return float(value) if value else None
+            rows = list(csv.DictReader(f))
+        return {k: float(v) for k, v in rows[-1].items() if v} if rows else {}
 
     def drop_rows_after(self, iteration: int) -> int:
         """Forget rows of iterations after ``iteration`` (a resumed run redoes them from its
@@ -371,8 +368,9 @@ def run_training(
         log(f"metrics rows after iteration {algo.iteration} dropped: they are redone from there")
     # A resumed run continues the clock of metrics.csv (perf/elapsed_s is the run's training time
     # so far, for curves over minutes); --max-minutes and the rate count this invocation only.
-    clock_offset = (writer.last("perf/elapsed_s") or 0.0) if resume else 0.0
-    start_steps = int(writer.last("env/steps") or 0) if resume else 0
+    last = writer.last_row() if resume else {}
+    clock_offset = last.get("perf/elapsed_s", 0.0)
+    start_steps = int(last.get("env/steps", 0))
     ckpt_root = output / "checkpoints"
     last_ckpt = latest_checkpoint(output) if resume else None
     start = time.perf_counter()
