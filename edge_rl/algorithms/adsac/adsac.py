@@ -35,6 +35,7 @@ from ray.util import log_once
 
 from edge_rl.algorithms.adsac.adsac_learner import DISCOUNTS, UPDATE_ORDERS
 from edge_rl.algorithms.adsac.replay import NStepReplayBuffer
+from edge_rl.algorithms.learning_rates import learning_rate_error
 from edge_rl.algorithms.replay_algorithm import REPLAY_SIZE, ReplayAlgorithm
 from edge_rl.models.diffusion import BETA_SCHEDULES
 
@@ -66,7 +67,9 @@ class ADSACConfig(AlgorithmConfig):
         actor_lr (1e-4, the reference; with attention 3e-5 learned where 1e-4 did not, see the
         README), encoder_lr (None = actor_lr: the learning rate of the actor's attention
         encoder alone, so that the denoiser can learn at D2SAC's rate while attention moves
-        slower), critic_lr (1e-3), weight_decay (1e-4, Adam's L2 term),
+        slower), critic_lr (1e-3); every learning rate may also be a schedule in env steps,
+        RLlib's [[0, lr0], [steps, lr1], ...] (linear in between; see
+        edge_rl/algorithms/learning_rates.py), weight_decay (1e-4, Adam's L2 term),
         initial_alpha (0.05; the fixed temperature when ``learn_alpha`` is False),
         learn_alpha (False), alpha_lr (3e-4), target_entropy_fraction (0.6: target entropy =
         fraction * log|A| when alpha is learned), entropy_in_target (False: the reference's critic
@@ -139,10 +142,10 @@ class ADSACConfig(AlgorithmConfig):
         observation_layout: str | None = NotProvided,
         n_step: int = NotProvided,
         tau: float = NotProvided,
-        actor_lr: float = NotProvided,
-        encoder_lr: float | None = NotProvided,
-        critic_lr: float = NotProvided,
-        alpha_lr: float = NotProvided,
+        actor_lr: float | list = NotProvided,
+        encoder_lr: float | list | None = NotProvided,
+        critic_lr: float | list = NotProvided,
+        alpha_lr: float | list = NotProvided,
         weight_decay: float = NotProvided,
         initial_alpha: float = NotProvided,
         learn_alpha: bool = NotProvided,
@@ -243,16 +246,16 @@ class ADSACConfig(AlgorithmConfig):
             bad(f"gamma={self.gamma}: must be in (0, 1]")
         if not 0.0 < self.tau <= 1.0:
             bad(f"tau={self.tau}: must be in (0, 1] (reference 0.005)")
-        for name in ("actor_lr", "critic_lr", "alpha_lr", "initial_alpha"):
+        value = self.initial_alpha
+        if not isinstance(value, int | float) or not value > 0 or not math.isfinite(value):
+            bad(f"initial_alpha={value!r}: must be a positive number")
+        for name in ("actor_lr", "critic_lr", "alpha_lr", "encoder_lr"):
             value = getattr(self, name)
-            if not isinstance(value, int | float) or not value > 0 or not math.isfinite(value):
-                bad(f"{name}={value!r}: must be a positive number")
-        if self.encoder_lr is not None and (
-            not isinstance(self.encoder_lr, int | float)
-            or not self.encoder_lr > 0
-            or not math.isfinite(self.encoder_lr)
-        ):
-            bad(f"encoder_lr={self.encoder_lr!r}: must be a positive number, or None (= actor_lr)")
+            if name == "encoder_lr" and value is None:
+                continue  # = actor_lr
+            error = learning_rate_error(name, value)
+            if error:
+                bad(error + (" (or None = actor_lr)" if name == "encoder_lr" else ""))
         if self.weight_decay < 0:
             bad(f"weight_decay={self.weight_decay}: must be >= 0")
         if not 0.0 < self.target_entropy_fraction <= 1.0:

@@ -41,6 +41,7 @@ from ray.rllib.utils.metrics import (
 )
 from ray.util import log_once
 
+from edge_rl.algorithms.learning_rates import learning_rate_error
 from edge_rl.algorithms.meta_dreamer.meta_dreamer_learner import (
     CONTINUES,
     PREV_ACTIONS,
@@ -76,6 +77,9 @@ class MetaDreamerConfig(AlgorithmConfig):
     Imagination actor-critic: horizon (15), gamma (0.997 per job decision), lambda_ (0.95),
         entropy_coeff (3e-4), actor_lr and critic_lr (3e-5), slow_critic_rate (0.02, EMA rate
         of the slow critic per update), slow_critic_reg (1.0), return_decay (0.99).
+    Every learning rate may also be a schedule in env steps, RLlib's [[0, lr0], [steps, lr1], ...]
+        (linear in between, the last value after the last point; see
+        edge_rl/algorithms/learning_rates.py).
     Replay and updates: batch_size_B (16 windows), batch_length_T (64 steps),
         train_ratio (replayed steps per env step; DreamerV3 uses 512 on GPUs, 32 here is a CPU
         budget: one update per B*T/train_ratio env steps), replay_capacity (records),
@@ -135,9 +139,9 @@ class MetaDreamerConfig(AlgorithmConfig):
         free_bits: float = NotProvided,
         dyn_scale: float = NotProvided,
         rep_scale: float = NotProvided,
-        world_model_lr: float = NotProvided,
-        actor_lr: float = NotProvided,
-        critic_lr: float = NotProvided,
+        world_model_lr: float | list = NotProvided,
+        actor_lr: float | list = NotProvided,
+        critic_lr: float | list = NotProvided,
         horizon: int = NotProvided,
         lambda_: float = NotProvided,
         entropy_coeff: float = NotProvided,
@@ -222,10 +226,13 @@ class MetaDreamerConfig(AlgorithmConfig):
             value = getattr(self, name)
             if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < low:
                 bad(f"{name}={value!r}: must be an integer >= {low}")
-        for name in ("world_model_lr", "actor_lr", "critic_lr", "train_ratio"):
-            value = getattr(self, name)
-            if not isinstance(value, int | float) or not value > 0 or not math.isfinite(value):
-                bad(f"{name}={value!r}: must be a positive number")
+        value = self.train_ratio
+        if not isinstance(value, int | float) or not value > 0 or not math.isfinite(value):
+            bad(f"train_ratio={value!r}: must be a positive number")
+        for name in ("world_model_lr", "actor_lr", "critic_lr"):
+            error = learning_rate_error(name, getattr(self, name))
+            if error:
+                bad(error)
         for name in ("gamma", "lambda_", "slow_critic_rate"):
             if not 0.0 < getattr(self, name) <= 1.0:
                 bad(f"{name}={getattr(self, name)}: must be in (0, 1]")

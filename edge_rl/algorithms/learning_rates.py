@@ -1,0 +1,69 @@
+"""Learning rates of edge_rl's algorithms: a fixed number or a schedule in env steps.
+
+Every ``*_lr`` setting of ADSAC and Meta-Dreamer takes either a positive number or RLlib's
+schedule format, a list of ``[env_steps, lr]`` points starting at step 0::
+
+    actor_lr = [[0, 1e-4], [200_000, 3e-5]]   # linear from 1e-4 to 3e-5, then 3e-5
+
+The learner interpolates linearly between points in the env steps sampled over the run's
+lifetime (``num_env_steps_sampled_lifetime``; a resumed run goes on where it stopped) and keeps
+the last value after the last point. RLlib's ``Learner.register_optimizer`` does the updating;
+this module only checks a value before any Ray work starts, so that a bad one gets an error that
+says how to write it.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+SCHEDULE_EXAMPLE = "[[0, 1e-4], [200000, 3e-5]]"
+
+
+def _positive(value: Any) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and value > 0
+        and math.isfinite(value)
+    )
+
+
+def learning_rate_error(name: str, value: Any) -> str | None:
+    """Why ``value`` is not a valid learning rate or schedule for setting ``name``; None if it is.
+
+    Valid: a positive finite number, or a list of at least two ``[env_steps, lr]`` pairs whose
+    first step is 0, whose steps are whole numbers (2e5 is fine) that strictly increase and
+    whose rates are positive finite numbers.
+    """
+    if _positive(value):
+        return None
+    how = f"a positive number (e.g. 3e-5) or a schedule of [env_steps, lr] points, e.g. {name}="
+    how += SCHEDULE_EXAMPLE
+    if not isinstance(value, list | tuple):
+        return f"{name}={value!r}: must be {how}"
+    if len(value) < 2:
+        return f"{name}={value!r}: a schedule needs at least two points; use {how}"
+    previous = -1
+    for point in value:
+        if not isinstance(point, list | tuple) or len(point) != 2:
+            return f"{name}={value!r}: every point must be a pair [env_steps, lr], e.g. {how}"
+        step, lr = point
+        if not (_positive(step) or step == 0) or isinstance(step, bool) or step != int(step):
+            return f"{name}={value!r}: env_steps {step!r} must be a whole number >= 0; use {how}"
+        if step <= previous:
+            return f"{name}={value!r}: env_steps must strictly increase ({previous} then {step})"
+        if not _positive(lr):
+            return f"{name}={value!r}: the rate {lr!r} at step {step} must be a positive number"
+        previous = step
+    if value[0][0] != 0:
+        return f"{name}={value!r}: a schedule starts at env step 0, e.g. {name}={SCHEDULE_EXAMPLE}"
+    return None
+
+
+def as_lr_or_schedule(value: float | list) -> float | list[list[float]]:
+    """The value in the form ``Learner.register_optimizer(lr_or_lr_schedule=...)`` takes (lists
+    of lists; configs read from JSON or YAML may hold tuples)."""
+    if isinstance(value, list | tuple):
+        return [[int(step), float(lr)] for step, lr in value]
+    return float(value)
