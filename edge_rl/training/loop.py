@@ -51,6 +51,16 @@ METRIC_COLUMNS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("losses/wm_kl_dyn", ("learners", "default_policy", "wm_kl_dyn")),
     ("losses/imagined_return", ("learners", "default_policy", "imagined_return")),
     ("losses/return_scale", ("learners", "default_policy", "return_scale")),
+    # current learning rates (RLlib logs one per optimizer; they move under a schedule)
+    ("lr/actor", ("learners", "default_policy", "actor_learning_rate")),
+    ("lr/critic", ("learners", "default_policy", "critic_learning_rate")),
+    ("lr/encoder", ("learners", "default_policy", "encoder_learning_rate")),
+    ("lr/alpha", ("learners", "default_policy", "alpha_learning_rate")),
+    ("lr/world_model", ("learners", "default_policy", "world_model_learning_rate")),
+    # RLlib's built-ins: PPO/A2C/DQN have one optimizer, SAC a policy and a Q optimizer
+    ("lr/default", ("learners", "default_policy", "default_optimizer_learning_rate")),
+    ("lr/policy", ("learners", "default_policy", "policy_learning_rate")),
+    ("lr/qf", ("learners", "default_policy", "qf_learning_rate")),
     ("perf/env_steps_per_s", ()),
     ("perf/iteration_s", ()),
     ("perf/elapsed_s", ()),

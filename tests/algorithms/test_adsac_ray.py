@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -94,13 +95,21 @@ def test_train_then_evaluate_commands(ray_session, tmp_path: Path, capsys) -> No
     code = main(
         ["train", "--algo", "adsac", "--env", "aigc", "--preset", "adsac-paper",
          "--timesteps", "96", "--envs-per-runner", "2", "--checkpoint-every", "1",
-         "--output", str(out), *settings, "--set", "rollout_fragment_length=16"]
+         "--output", str(out), *settings, "--set", "rollout_fragment_length=16",
+         "--set", "actor_lr=[[0, 1e-3], [96, 1e-5]]"]
     )  # fmt: skip
     assert code == 0
     printed = capsys.readouterr().out
     assert "checkpoint:" in printed and (out / "checkpoints" / "final").is_dir()
     rows = (out / "metrics.csv").read_text().splitlines()
     assert rows[0].startswith("train/iteration,env/steps") and len(rows) >= 3
+    # the actor's rate follows its schedule in env steps; the critic's stays fixed
+    table = list(csv.DictReader(rows))
+    steps_lr = [(float(r["env/steps"]), float(r["lr/actor"])) for r in table if r["lr/actor"]]
+    assert len(steps_lr) >= 2 and steps_lr[-1][1] < steps_lr[0][1]
+    for steps, lr in steps_lr:  # logged after each iteration's updates, at that step count
+        assert lr == pytest.approx(1e-3 + min(steps, 96) / 96 * (1e-5 - 1e-3), rel=1e-4)
+    assert {float(r["lr/critic"]) for r in table if r["lr/critic"]} == {1e-3}
     assert json.loads((out / "run.json").read_text())["spec"]["algo"] == "adsac"
     report = tmp_path / "eval.json"
     code = main(
@@ -158,6 +167,10 @@ def test_builtin_algorithms_train_and_evaluate(
          str(out), *extra]
     )  # fmt: skip
     assert code == 0, capsys.readouterr().err
+    # metrics.csv shows the learning rate each one trains at
+    column = {"sac": "lr/policy", "ppo": "lr/default", "dqn": "lr/default"}[algo]
+    rows = list(csv.DictReader((out / "metrics.csv").open()))
+    assert any(r[column] and float(r[column]) > 0 for r in rows)
     code = main(["evaluate", "--checkpoint", str(out), "--seeds", "0"])  # knobs from run.json
     assert code == 0
     assert algo in capsys.readouterr().out

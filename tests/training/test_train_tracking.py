@@ -45,7 +45,7 @@ def test_train_logs_the_same_names_to_csv_tensorboard_and_wandb_without_the_key(
     assert code == 0
     rows = list(csv.DictReader((out / "metrics.csv").open()))
     logged = {k for row in rows for k, v in row.items() if v not in ("", "nan")}
-    assert {"env/steps", "losses/critic", "env/episode_return_last100"} <= logged
+    assert {"env/steps", "losses/critic", "env/episode_return_last100", "lr/actor"} <= logged
     assert _tb_tags(out / "tensorboard") == logged
     runs = list(out.glob("wandb/offline-run-*/run-*.wandb"))
     assert len(runs) == 1
