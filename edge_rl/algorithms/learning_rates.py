@@ -7,9 +7,9 @@ schedule format, a list of ``[env_steps, lr]`` points starting at step 0::
 
 The learner interpolates linearly between points in the env steps sampled over the run's
 lifetime (``num_env_steps_sampled_lifetime``; a resumed run goes on where it stopped) and keeps
-the last value after the last point. RLlib's ``Learner.register_optimizer`` does the updating;
-this module only checks a value before any Ray work starts, so that a bad one gets an error that
-says how to write it.
+the last value after the last point. RLlib's ``Learner.register_optimizer`` takes the value as
+it is and does the updating; this module only checks it before any Ray work starts, so that a
+bad one gets an error that says how to write it.
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ from typing import Any
 SCHEDULE_EXAMPLE = "[[0, 1e-4], [200000, 3e-5]]"
 
 
-def _positive(value: Any) -> bool:
-    return (
-        isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and value > 0
-        and math.isfinite(value)
-    )
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def is_positive_number(value: Any) -> bool:
+    """A finite number > 0 (not a bool): what a fixed rate, temperature or ratio must be."""
+    return _number(value) and value > 0
 
 
 def learning_rate_error(name: str, value: Any) -> str | None:
@@ -36,7 +36,7 @@ def learning_rate_error(name: str, value: Any) -> str | None:
     first step is 0, whose steps are whole numbers (2e5 is fine) that strictly increase and
     whose rates are positive finite numbers.
     """
-    if _positive(value):
+    if is_positive_number(value):
         return None
     how = f"a positive number (e.g. 3e-5) or a schedule of [env_steps, lr] points, e.g. {name}="
     how += SCHEDULE_EXAMPLE
@@ -49,21 +49,13 @@ def learning_rate_error(name: str, value: Any) -> str | None:
         if not isinstance(point, list | tuple) or len(point) != 2:
             return f"{name}={value!r}: every point must be a pair [env_steps, lr], e.g. {how}"
         step, lr = point
-        if not (_positive(step) or step == 0) or isinstance(step, bool) or step != int(step):
+        if not _number(step) or step < 0 or step != int(step):
             return f"{name}={value!r}: env_steps {step!r} must be a whole number >= 0; use {how}"
         if step <= previous:
             return f"{name}={value!r}: env_steps must strictly increase ({previous} then {step})"
-        if not _positive(lr):
+        if not is_positive_number(lr):
             return f"{name}={value!r}: the rate {lr!r} at step {step} must be a positive number"
         previous = step
     if value[0][0] != 0:
         return f"{name}={value!r}: a schedule starts at env step 0, e.g. {name}={SCHEDULE_EXAMPLE}"
     return None
-
-
-def as_lr_or_schedule(value: float | list) -> float | list[list[float]]:
-    """The value in the form ``Learner.register_optimizer(lr_or_lr_schedule=...)`` takes (lists
-    of lists; configs read from JSON or YAML may hold tuples)."""
-    if isinstance(value, list | tuple):
-        return [[int(step), float(lr)] for step, lr in value]
-    return float(value)

@@ -8,7 +8,7 @@ from ray.rllib.core import DEFAULT_MODULE_ID
 
 import edge_rl  # noqa: F401  (registers the envs)
 from edge_rl.algorithms.adsac.adsac import ADSACConfig
-from edge_rl.algorithms.learning_rates import as_lr_or_schedule, learning_rate_error
+from edge_rl.algorithms.learning_rates import learning_rate_error
 from edge_rl.algorithms.meta_dreamer.meta_dreamer import MetaDreamerConfig
 from edge_rl.algorithms.registry import register_rllib_envs
 from edge_rl.cli import main
@@ -46,11 +46,6 @@ def test_bad_learning_rates_say_how_to_write_them(value, needle: str) -> None:
     error = learning_rate_error("actor_lr", value)
     assert error is not None and needle in error, error
     assert error.startswith(f"actor_lr={value!r}")
-
-
-def test_schedules_are_handed_to_rllib_as_lists_of_floats() -> None:
-    assert as_lr_or_schedule(((0, 1), (2e5, 3e-5))) == [[0, 1.0], [200000, 3e-5]]
-    assert as_lr_or_schedule(1) == 1.0 and isinstance(as_lr_or_schedule(1), float)
 
 
 def _lr(learner, name: str) -> float:

@@ -11,7 +11,6 @@ Attention-based Diffusion DRL Approach" (ADSAC, arXiv 2405.08328).
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -35,7 +34,7 @@ from ray.util import log_once
 
 from edge_rl.algorithms.adsac.adsac_learner import DISCOUNTS, UPDATE_ORDERS
 from edge_rl.algorithms.adsac.replay import NStepReplayBuffer
-from edge_rl.algorithms.learning_rates import learning_rate_error
+from edge_rl.algorithms.learning_rates import is_positive_number, learning_rate_error
 from edge_rl.algorithms.replay_algorithm import REPLAY_SIZE, ReplayAlgorithm
 from edge_rl.models.diffusion import BETA_SCHEDULES
 
@@ -246,9 +245,8 @@ class ADSACConfig(AlgorithmConfig):
             bad(f"gamma={self.gamma}: must be in (0, 1]")
         if not 0.0 < self.tau <= 1.0:
             bad(f"tau={self.tau}: must be in (0, 1] (reference 0.005)")
-        value = self.initial_alpha
-        if not isinstance(value, int | float) or not value > 0 or not math.isfinite(value):
-            bad(f"initial_alpha={value!r}: must be a positive number")
+        if not is_positive_number(self.initial_alpha):
+            bad(f"initial_alpha={self.initial_alpha!r}: must be a positive number")
         for name in ("actor_lr", "critic_lr", "alpha_lr", "encoder_lr"):
             value = getattr(self, name)
             if name == "encoder_lr" and value is None:

@@ -19,7 +19,6 @@ Discrete World Models for Adaptive Load Balancing" (arXiv 2503.08872).
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 from typing import Any
 
@@ -41,7 +40,7 @@ from ray.rllib.utils.metrics import (
 )
 from ray.util import log_once
 
-from edge_rl.algorithms.learning_rates import learning_rate_error
+from edge_rl.algorithms.learning_rates import is_positive_number, learning_rate_error
 from edge_rl.algorithms.meta_dreamer.meta_dreamer_learner import (
     CONTINUES,
     PREV_ACTIONS,
@@ -226,9 +225,8 @@ class MetaDreamerConfig(AlgorithmConfig):
             value = getattr(self, name)
             if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < low:
                 bad(f"{name}={value!r}: must be an integer >= {low}")
-        value = self.train_ratio
-        if not isinstance(value, int | float) or not value > 0 or not math.isfinite(value):
-            bad(f"train_ratio={value!r}: must be a positive number")
+        if not is_positive_number(self.train_ratio):
+            bad(f"train_ratio={self.train_ratio!r}: must be a positive number")
         for name in ("world_model_lr", "actor_lr", "critic_lr"):
             error = learning_rate_error(name, getattr(self, name))
             if error:

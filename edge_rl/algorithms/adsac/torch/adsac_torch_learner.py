@@ -50,7 +50,6 @@ from edge_rl.algorithms.adsac.torch.adsac_torch_rl_module import (
     TARGET_Q1,
     TARGET_Q2,
 )
-from edge_rl.algorithms.learning_rates import as_lr_or_schedule
 from edge_rl.models.losses import (
     actor_loss,
     categorical_entropy,
@@ -102,7 +101,7 @@ class ADSACTorchLearner(TorchLearner):
                 optimizer_name=name,
                 optimizer=torch.optim.Adam(params, weight_decay=config.weight_decay),
                 params=params,
-                lr_or_lr_schedule=as_lr_or_schedule(lr),
+                lr_or_lr_schedule=lr,
             )
         log_alpha = module.log_alpha
         if config.learn_alpha:
@@ -111,7 +110,7 @@ class ADSACTorchLearner(TorchLearner):
                 optimizer_name=ALPHA_OPTIMIZER,
                 optimizer=torch.optim.Adam([log_alpha]),
                 params=[log_alpha],
-                lr_or_lr_schedule=as_lr_or_schedule(config.alpha_lr),
+                lr_or_lr_schedule=config.alpha_lr,
             )
 
     @override(TorchLearner)

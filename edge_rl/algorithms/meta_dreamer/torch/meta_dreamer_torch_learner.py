@@ -19,7 +19,6 @@ from ray.rllib.core.learner.torch.torch_learner import TorchLearner
 from ray.rllib.utils.annotations import override
 from ray.rllib.utils.typing import ModuleID, ParamDict
 
-from edge_rl.algorithms.learning_rates import as_lr_or_schedule
 from edge_rl.algorithms.meta_dreamer.meta_dreamer import STATE_COLUMN, STATE_KEYS
 from edge_rl.algorithms.meta_dreamer.meta_dreamer_learner import (
     ACTOR_LOSS_KEY,
@@ -79,7 +78,7 @@ class MetaDreamerTorchLearner(TorchLearner):
                 optimizer_name=name,
                 optimizer=torch.optim.Adam(params, eps=1e-8),
                 params=params,
-                lr_or_lr_schedule=as_lr_or_schedule(lr),
+                lr_or_lr_schedule=lr,
             )
 
     @override(Learner)
