@@ -39,9 +39,15 @@ def _spaces(preset: str = "adsac-paper", **overrides) -> tuple[gym.Space, gym.Sp
     return env.observation_space, env.action_space
 
 
-def _module(inference_only: bool, preset: str = "adsac-paper", depth: int = 1, **overrides):
+def _module(
+    inference_only: bool,
+    preset: str = "adsac-paper",
+    depth: int = 1,
+    settings: dict | None = None,
+    **overrides,
+):
     obs_space, act_space = _spaces(preset, **overrides)
-    config = ADSACConfig().training(attention_depth=depth, **TINY)
+    config = ADSACConfig().training(attention_depth=depth, **TINY, **(settings or {}))
     return RLModuleSpec(
         module_class=ADSACTorchRLModule,
         observation_space=obs_space,
@@ -62,6 +68,28 @@ def test_module_forward_shapes(preset: str, depth: int) -> None:
     assert out[Columns.ACTION_DIST_INPUTS].shape == (5, act_space.n)
     target = module.forward_target({Columns.OBS: obs})
     assert all(v.shape == (5, act_space.n) for v in target.values())
+
+
+def test_per_action_denoiser_and_critic_heads_on_the_paper_layout() -> None:
+    """``denoiser`` / ``critic_head`` choose the networks; "per-action" reads each action's
+    token, so one server's logits depend on that server's features through shared weights."""
+    from edge_rl.models.diffusion import PerActionDenoiser
+
+    settings = {"denoiser": "per-action", "critic_head": "per-action", "critic_attention_depth": 1}
+    module = _module(False, settings=settings)
+    module.make_target_networks()
+    assert isinstance(module.actor.denoiser, PerActionDenoiser)
+    assert module.critic.q1.head_mode == "per-action" and module.critic.q1.encoder.layers
+    assert module.critic.q1.head[-1].out_features == 1  # one Q value per action token
+    obs = torch.rand(4, 36)
+    logits = module.forward_inference({Columns.OBS: obs})[Columns.ACTION_DIST_INPUTS]
+    assert logits.shape == (4, 40)
+    q1, q2 = module.critic(obs)
+    assert q1.shape == q2.shape == (4, 40)
+    # the defaults stay the reference's: one MLP over all 40 logits, a flat critic
+    plain = _module(False)
+    assert not isinstance(plain.actor.denoiser, PerActionDenoiser)
+    assert plain.critic.q1.head_mode == "mlp" and plain.critic.q1.head[-1].out_features == 40
 
 
 def test_inference_only_module_has_no_critic_parameters() -> None:
@@ -238,6 +266,8 @@ def test_learned_temperature_changes_alpha() -> None:
         ({"lr": 0.1}, "actor_lr, critic_lr"),
         ({"update_order": "actor_first"}, "update_order='actor_first'"),
         ({"encoder_lr": 0.0}, "encoder_lr=0.0"),
+        ({"denoiser": "pointer"}, "denoiser='pointer': use 'mlp'"),
+        ({"critic_head": "attention"}, "critic_head='attention': use 'mlp'"),
     ],
 )
 def test_bad_config_values_are_clear(settings: dict, needle: str) -> None:

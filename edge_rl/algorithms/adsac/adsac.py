@@ -37,6 +37,7 @@ from edge_rl.algorithms.adsac.replay import NStepReplayBuffer
 from edge_rl.algorithms.learning_rates import is_positive_number, learning_rate_error
 from edge_rl.algorithms.replay_algorithm import REPLAY_SIZE, ReplayAlgorithm
 from edge_rl.models.diffusion import BETA_SCHEDULES
+from edge_rl.models.tokenizers import ACTION_HEAD_MODES
 
 #: key of ADSAC's own part of the algorithm state (update counters, replay buffer)
 ADSAC_STATE = "adsac"
@@ -60,6 +61,12 @@ class ADSACConfig(AlgorithmConfig):
         critic_attention_depth: attention layers of the critics' own encoders; None = 0 on the
             paper layouts (the reference critic is an MLP on the flat state) and
             ``attention_depth`` on the "tokens" layout.
+        denoiser: the actor's epsilon network: "mlp" (the reference: one MLP over the whole
+            logit vector) or "per-action" (one shared MLP per action logit that reads the
+            action's own token after attention, so what it learns about one server carries to
+            the others); None = the layout's default ("mlp" on the paper layouts, "per-action"
+            on "tokens").
+        critic_head: the same choice for the critics' Q heads ("mlp", "per-action", None).
 
     Losses and updates:
         gamma (0.95), n_step (3), tau (0.005, Polyak rate of target actor and critics),
@@ -98,6 +105,8 @@ class ADSACConfig(AlgorithmConfig):
         self.denoiser_hidden = 256
         self.critic_hidden = 256
         self.critic_attention_depth: int | None = None
+        self.denoiser: str | None = None
+        self.critic_head: str | None = None
         self.observation_layout: str | None = None  # derived from the env when None
         # losses and optimisation
         self.gamma = 0.95
@@ -138,6 +147,8 @@ class ADSACConfig(AlgorithmConfig):
         denoiser_hidden: int = NotProvided,
         critic_hidden: int = NotProvided,
         critic_attention_depth: int | None = NotProvided,
+        denoiser: str | None = NotProvided,
+        critic_head: str | None = NotProvided,
         observation_layout: str | None = NotProvided,
         n_step: int = NotProvided,
         tau: float = NotProvided,
@@ -178,6 +189,8 @@ class ADSACConfig(AlgorithmConfig):
             "denoiser_hidden",
             "critic_hidden",
             "critic_attention_depth",
+            "denoiser",
+            "critic_head",
             "observation_layout",
             "initial_alpha",
             "learn_alpha",
@@ -237,6 +250,13 @@ class ADSACConfig(AlgorithmConfig):
             )
         if self.critic_attention_depth is not None and self.critic_attention_depth < 0:
             bad(f"critic_attention_depth={self.critic_attention_depth}: must be >= 0 or None")
+        for name in ("denoiser", "critic_head"):
+            value = getattr(self, name)
+            if value is not None and value not in ACTION_HEAD_MODES:
+                bad(
+                    f"{name}={value!r}: use 'mlp' (the reference), 'per-action' (one shared "
+                    "MLP per action, reading its token) or None (the layout's default)"
+                )
         if self.beta_schedule not in BETA_SCHEDULES:
             bad(f"beta_schedule={self.beta_schedule!r}: use one of {sorted(BETA_SCHEDULES)}")
         if not 0.0 <= self.attention_dropout < 1.0:

@@ -76,6 +76,7 @@ class ADSACTorchRLModule(TorchRLModule, DefaultADSACRLModule):
             steps=cfg.get("diffusion_steps", 5),
             schedule=cfg.get("beta_schedule", "vp"),
             hidden=cfg.get("denoiser_hidden", 256),
+            denoiser=cfg.get("denoiser"),
         )
         self.actor = DiffusionActor(self.layout, obs_shape, num_actions, encoder, diffusion)
         if self.inference_only:
@@ -99,7 +100,7 @@ class ADSACTorchRLModule(TorchRLModule, DefaultADSACRLModule):
             obs_shape,
             num_actions,
             critic_encoder,
-            CriticConfig(hidden=cfg.get("critic_hidden", 256)),
+            CriticConfig(hidden=cfg.get("critic_hidden", 256), head=cfg.get("critic_head")),
         )
         # The entropy temperature lives here so that checkpoints carry it; it is trained (by
         # the learner's temperature loss) only when ``learn_alpha`` is set.
