@@ -245,6 +245,23 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+#: trial settings a workload schedule decides itself: a run's values for them are not carried
+TRIAL_STRUCTURE_KNOBS = frozenset({"episodes_per_trial", "tasks", "preset", "split"})
+
+
+def schedule_knobs_of_run(spec: dict) -> dict:
+    """The env knobs of a training run that its policy's inputs depend on under ``--schedule``.
+
+    A checkpoint is evaluated on the schedule with its own run's env knobs (e.g.
+    ``reward_mode=jct``, whose rewards the RL^2 policy reads back as an input), except those
+    that fix the trial's tasks and length, which the schedule sets. ``--set`` still wins.
+    """
+    if spec.get("env") != "load-balance-trials":
+        return {}
+    knobs = spec.get("env_overrides") or {}
+    return {k: v for k, v in knobs.items() if k not in TRIAL_STRUCTURE_KNOBS}
+
+
 def _run_schedule(args: argparse.Namespace, checkpoints: list, names: list[str]) -> int:
     """--schedule: one trial over the schedule per seed and policy; JCT per episode."""
     from edge_rl.algorithms.checkpoint_policy import CheckpointPolicy
@@ -261,7 +278,8 @@ def _run_schedule(args: argparse.Namespace, checkpoints: list, names: list[str])
         (name, lambda seed, name=name: make_policy("load-balance", name, seed=seed))
         for name in args.policy
     ]
-    for (ckpt, _), name in zip(checkpoints, names, strict=True):
+    knobs = [overrides] * len(makers)
+    for (ckpt, spec), name in zip(checkpoints, names, strict=True):
         makers.append(
             (
                 name,
@@ -270,10 +288,11 @@ def _run_schedule(args: argparse.Namespace, checkpoints: list, names: list[str])
                 ),
             )
         )
+        knobs.append({**schedule_knobs_of_run(spec), **overrides})
     records = []
-    for name, maker in makers:
+    for (name, maker), env_knobs in zip(makers, knobs, strict=True):
         try:
-            records += evaluate_schedule(schedule, maker, args.seeds, policy_name=name, **overrides)
+            records += evaluate_schedule(schedule, maker, args.seeds, policy_name=name, **env_knobs)
         except (ValueError, TypeError) as err:
             raise UsageError(str(err).splitlines()[0]) from None
     print(f"schedule {args.schedule} ({len(args.seeds)} seed(s), one trial each, memory kept)")

@@ -151,6 +151,7 @@ def test_train_and_evaluate_schedule_commands(ray_session, tmp_path: Path, capsy
             "--set", "num_steps_sampled_before_learning_starts=32", "--set", "horizon=2",
             "--set", "rollout_fragment_length=16",
             "--set", "env.jobs_per_episode=12", "--set", "env.episodes_per_trial=2",
+            "--set", "env.reward_mode=jct",
         ]
     )  # fmt: skip
     assert code == 0
@@ -194,6 +195,15 @@ def test_train_and_evaluate_schedule_commands(ray_session, tmp_path: Path, capsy
     assert curve["best"] in {p["checkpoint"] for p in points}
     assert points[-1]["checkpoint"] == "final" and points[-1]["env_steps"] >= 96
     assert np.isfinite(points[-1]["mean_jct"]["mean"])
+    # --schedule evaluates a checkpoint with its run's own env knobs (12 jobs, jct rewards that
+    # the RL^2 policy reads back as an input): the same episode as the learning curve's
+    code = main(
+        ["evaluate", "--checkpoint", str(run / "checkpoints" / "final"), "--schedule", "park:1",
+         "--seeds", "0", "--json", str(report)]
+    )  # fmt: skip
+    assert code == 0
+    [episode] = json.loads(report.read_text())["episodes"]
+    assert episode["mean_jct"] == pytest.approx(points[-1]["mean_jct"]["mean"])
     late = subprocess.run(
         [sys.executable, str(script), str(run), "--seeds", "0", "--json", str(curves),
          "--from-iteration", str(points[-1]["iteration"])],
