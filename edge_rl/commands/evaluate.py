@@ -192,6 +192,7 @@ def run(args: argparse.Namespace) -> int:
     world_seed = (
         args.world_seed if args.world_seed is not None else (0 if args.env == "aigc" else None)
     )
+    user_knobs = parse_overrides(args.set)
     records = []
     for name in args.policy:
         try:
@@ -214,6 +215,11 @@ def run(args: argparse.Namespace) -> int:
                 f"note: {ckpt} was trained on {spec.get('env')}/{spec.get('preset')}, "
                 f"evaluated here on {args.env}/{args.preset}"
             )
+        # a trial-env policy also keeps the knobs its inputs depend on (e.g. reward_mode) when
+        # evaluated on another preset of its env
+        knobs = overrides
+        if spec.get("env") == args.env:
+            knobs = {**overrides, **schedule_knobs_of_run(spec), **user_knobs}
         records += evaluate(
             args.env,
             args.preset,
@@ -223,7 +229,7 @@ def run(args: argparse.Namespace) -> int:
             args.seeds,
             episodes_per_seed=args.episodes_per_seed,
             world_seed=world_seed,
-            **overrides,
+            **knobs,
         )
     where = f"world seed {world_seed}, " if world_seed is not None else ""
     if args.env == "aigc" and _fresh_world_per_episode(args.preset, overrides):
@@ -250,11 +256,12 @@ TRIAL_STRUCTURE_KNOBS = frozenset({"episodes_per_trial", "tasks", "preset", "spl
 
 
 def schedule_knobs_of_run(spec: dict) -> dict:
-    """The env knobs of a training run that its policy's inputs depend on under ``--schedule``.
+    """The env knobs of a trial-env training run that its policy's inputs depend on.
 
-    A checkpoint is evaluated on the schedule with its own run's env knobs (e.g.
-    ``reward_mode=jct``, whose rewards the RL^2 policy reads back as an input), except those
-    that fix the trial's tasks and length, which the schedule sets. ``--set`` still wins.
+    A checkpoint is evaluated on a schedule (or another trial preset) with its own run's env
+    knobs (e.g. ``reward_mode=jct``, whose rewards the RL^2 policy reads back as an input),
+    except those that fix the trial's tasks and length, which the schedule or preset sets.
+    ``--set`` still wins.
     """
     if spec.get("env") != "load-balance-trials":
         return {}

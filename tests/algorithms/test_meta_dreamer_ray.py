@@ -204,6 +204,19 @@ def test_train_and_evaluate_schedule_commands(ray_session, tmp_path: Path, capsy
     assert code == 0
     [episode] = json.loads(report.read_text())["episodes"]
     assert episode["mean_jct"] == pytest.approx(points[-1]["mean_jct"]["mean"])
+    # ... and so does a plain evaluation on another preset of its trial env
+    jct = {}
+    for how in (["--schedule", "pareto-45:1"],
+                ["--env", "load-balance-trials", "--preset", "pareto-45", "--set",
+                 "episodes_per_trial=1"]):  # fmt: skip
+        code = main(
+            ["evaluate", "--checkpoint", str(run / "checkpoints" / "final"), *how, "--seeds",
+             "0", "--json", str(report)]
+        )  # fmt: skip
+        assert code == 0
+        [episode] = json.loads(report.read_text())["episodes"]
+        jct[how[0]] = episode["mean_jct"]
+    assert jct["--env"] == pytest.approx(jct["--schedule"])
     late = subprocess.run(
         [sys.executable, str(script), str(run), "--seeds", "0", "--json", str(curves),
          "--from-iteration", str(points[-1]["iteration"])],
