@@ -31,6 +31,7 @@ import numpy as np
 
 from edge_rl.algorithms.checkpoint_policy import CheckpointPolicy
 from edge_rl.evaluation import evaluate, mean_ci
+from edge_rl.training.averaging import iteration_checkpoints
 
 
 def _iteration_rows(run: Path) -> dict[int, dict[str, str]]:
@@ -41,7 +42,7 @@ def _iteration_rows(run: Path) -> dict[int, dict[str, str]]:
 def checkpoints_of(run: Path) -> list[tuple[int, Path]]:
     """(iteration, path) of every checkpoint of a run, the final one last."""
     rows = _iteration_rows(run)
-    found = [(int(p.name.split("_")[1]), p) for p in sorted((run / "checkpoints").glob("iter_*"))]
+    found = iteration_checkpoints(run)
     final = run / "checkpoints" / "final"
     if final.is_dir():
         found.append((max(rows) if rows else 0, final))

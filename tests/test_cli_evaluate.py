@@ -237,13 +237,13 @@ def test_paired_against_names_the_fix(extra, message, capsys) -> None:
 
 
 def test_schedule_keeps_a_runs_own_knobs_but_not_its_trial_structure() -> None:
-    from edge_rl.commands.evaluate import schedule_knobs_of_run
+    from edge_rl.commands.evaluate import policy_knobs_of_run
 
     spec = {
         "env": "load-balance-trials",
         "env_overrides": {"episodes_per_trial": 2, "reward_mode": "jct", "split": "train"},
     }
-    assert schedule_knobs_of_run(spec) == {"reward_mode": "jct"}
-    assert schedule_knobs_of_run({"env": "load-balance-trials"}) == {}
+    assert policy_knobs_of_run(spec) == {"reward_mode": "jct"}
+    assert policy_knobs_of_run({"env": "load-balance-trials"}) == {}
     # a run of another env has no knobs that mean anything to the trial env
-    assert schedule_knobs_of_run({"env": "aigc", "env_overrides": {"num_servers": 5}}) == {}
+    assert policy_knobs_of_run({"env": "aigc", "env_overrides": {"num_servers": 5}}) == {}

@@ -215,11 +215,7 @@ def run(args: argparse.Namespace) -> int:
                 f"note: {ckpt} was trained on {spec.get('env')}/{spec.get('preset')}, "
                 f"evaluated here on {args.env}/{args.preset}"
             )
-        # a trial-env policy also keeps the knobs its inputs depend on (e.g. reward_mode) when
-        # evaluated on another preset of its env
-        knobs = overrides
-        if spec.get("env") == args.env:
-            knobs = {**overrides, **schedule_knobs_of_run(spec), **user_knobs}
+        knobs = checkpoint_knobs(spec, args.env, overrides, user_knobs)
         records += evaluate(
             args.env,
             args.preset,
@@ -255,18 +251,25 @@ def run(args: argparse.Namespace) -> int:
 TRIAL_STRUCTURE_KNOBS = frozenset({"episodes_per_trial", "tasks", "preset", "split"})
 
 
-def schedule_knobs_of_run(spec: dict) -> dict:
+def policy_knobs_of_run(spec: dict) -> dict:
     """The env knobs of a trial-env training run that its policy's inputs depend on.
 
     A checkpoint is evaluated on a schedule (or another trial preset) with its own run's env
     knobs (e.g. ``reward_mode=jct``, whose rewards the RL^2 policy reads back as an input),
     except those that fix the trial's tasks and length, which the schedule or preset sets.
-    ``--set`` still wins.
     """
     if spec.get("env") != "load-balance-trials":
         return {}
     knobs = spec.get("env_overrides") or {}
     return {k: v for k, v in knobs.items() if k not in TRIAL_STRUCTURE_KNOBS}
+
+
+def checkpoint_knobs(spec: dict, env: str, base: dict, user: dict) -> dict:
+    """Env knobs for one checkpoint evaluated on ``env``: ``base`` plus its run's policy-input
+    knobs when it was trained on that env, with the user's ``--set`` winning."""
+    if spec.get("env") != env:
+        return base
+    return {**base, **policy_knobs_of_run(spec), **user}
 
 
 def _run_schedule(args: argparse.Namespace, checkpoints: list, names: list[str]) -> int:
@@ -282,10 +285,9 @@ def _run_schedule(args: argparse.Namespace, checkpoints: list, names: list[str])
     schedule = args.schedule_obj
     overrides = parse_overrides(args.set)
     makers = [
-        (name, lambda seed, name=name: make_policy("load-balance", name, seed=seed))
+        (name, lambda seed, name=name: make_policy("load-balance", name, seed=seed), overrides)
         for name in args.policy
     ]
-    knobs = [overrides] * len(makers)
     for (ckpt, spec), name in zip(checkpoints, names, strict=True):
         makers.append(
             (
@@ -293,11 +295,11 @@ def _run_schedule(args: argparse.Namespace, checkpoints: list, names: list[str])
                 lambda seed, c=ckpt, n=name: CheckpointPolicy(
                     c, seed=seed, name=n, sample=args.sample_actions
                 ),
+                checkpoint_knobs(spec, "load-balance-trials", overrides, overrides),
             )
         )
-        knobs.append({**schedule_knobs_of_run(spec), **overrides})
     records = []
-    for (name, maker), env_knobs in zip(makers, knobs, strict=True):
+    for name, maker, env_knobs in makers:
         try:
             records += evaluate_schedule(schedule, maker, args.seeds, policy_name=name, **env_knobs)
         except (ValueError, TypeError) as err:

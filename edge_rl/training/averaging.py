@@ -130,20 +130,23 @@ def average_checkpoints(checkpoints: Sequence[str | Path], output: str | Path) -
     return output
 
 
+def iteration_checkpoints(run: str | Path) -> list[tuple[int, Path]]:
+    """(iteration, path) of every periodic checkpoint ``RUN/checkpoints/iter_N``, oldest first."""
+    root = Path(run) / "checkpoints"
+    found = root.glob("iter_*") if root.is_dir() else []
+    return sorted((int(p.name.split("_")[1]), p) for p in found)
+
+
 def periodic_checkpoints(run: str | Path, first: int, last: int | None = None) -> list[Path]:
     """The periodic checkpoints ``RUN/checkpoints/iter_N`` with first <= N <= last, oldest first.
 
     Raises:
         FileNotFoundError: ``run`` has no such checkpoints (with the iterations it has).
     """
-    root = Path(run) / "checkpoints"
-    found = sorted(root.glob("iter_*")) if root.is_dir() else []
-    iterations = {int(p.name.split("_")[1]): p for p in found}
-    chosen = [
-        iterations[i] for i in sorted(iterations) if i >= first and (last is None or i <= last)
-    ]
+    found = iteration_checkpoints(run)
+    chosen = [p for i, p in found if i >= first and (last is None or i <= last)]
     if not chosen:
-        have = f"iterations {min(iterations)}..{max(iterations)}" if iterations else "none"
+        have = f"iterations {found[0][0]}..{found[-1][0]}" if found else "none"
         raise FileNotFoundError(
             f"{run} has no periodic checkpoint in iterations {first}..{last or 'end'} (it has "
             f"{have}); train with --keep-checkpoints 0 to keep them all"
