@@ -5,12 +5,13 @@ Model composition::
     obs -> Tokenizer -> StateEncoder (attention over the tokens of one state; depth 0 = D2SAC)
         -> state_BD (+ act_BAD) -> DiffusionActor (DDPM over action logits) -> logits_BA
                                 -> TwinQCritic (own encoders) -> (q1_BA, q2_BA)
+                                   or TwinQHeads (on the actor's state_BD: shared encoder)
 
 Losses are pure functions in ``edge_rl.models.losses``; an RLlib RLModule/Learner wraps these.
 """
 
 from edge_rl.models.attention import EncoderConfig, StateEncoder
-from edge_rl.models.critics import CriticConfig, QNetwork, TwinQCritic
+from edge_rl.models.critics import CriticConfig, QNetwork, TwinQCritic, TwinQHeads
 from edge_rl.models.diffusion import (
     DiffusionActor,
     DiffusionConfig,
@@ -49,6 +50,7 @@ __all__ = [
     "StateEncoder",
     "Tokenizer",
     "TwinQCritic",
+    "TwinQHeads",
     "actor_loss",
     "categorical_entropy",
     "cosine_beta_schedule",

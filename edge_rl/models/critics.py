@@ -11,11 +11,11 @@ Heads (``CriticConfig.head``):
 - "per-action": q[a] = MLP([act_BAD[a], state_BD]) -> 256 -> 256 -> 1; the same weights work for
   any |A| (the default for the "tokens" layout).
 
-Encoders are not shared: each Q network has its own encoder, and none is shared with the actor.
-Sharing would couple the twins (whose point is two independent estimates, min'd against
-overestimation) and would let the actor's loss move the critic's features; the cost is one
-more encoder pass per critic call. An RLlib Learner can still share one by building the modules
-itself.
+By default encoders are not shared: each Q network has its own encoder, and none is shared with
+the actor. Sharing couples the twins (whose point is two independent estimates, min'd against
+overestimation); the cost of not sharing is one more encoder pass per critic call.
+``TwinQHeads`` is the other design, SAC-AE's and DrQ's: two heads over the features of ONE
+encoder that lives elsewhere (ADSAC's ``shared_encoder``: the actor's, trained by the TD loss).
 """
 
 from __future__ import annotations
@@ -96,13 +96,19 @@ class QNetwork(nn.Module):
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         """obs_BO or obs_BTF -> q_BA."""
-        state_BD, act_BAD = self.encoder(obs)
-        if act_BAD is None:
-            q_BA = self.head(state_BD)
-            assert q_BA.shape == (obs.shape[0], self.num_actions), q_BA.shape
-            return q_BA
-        state_BAD = state_BD.unsqueeze(1).expand(-1, act_BAD.shape[1], -1)
-        return self.head(torch.cat([act_BAD, state_BAD], dim=-1)).squeeze(-1)
+        return _apply_head(self.head, *self.encoder(obs), self.num_actions)
+
+
+def _apply_head(
+    head: nn.Module, state_BD: torch.Tensor, act_BAD: torch.Tensor | None, num_actions: int
+) -> torch.Tensor:
+    """q_BA from a head: over the whole vector (act_BAD None) or once per action token."""
+    if act_BAD is None:
+        q_BA = head(state_BD)
+        assert q_BA.shape == (state_BD.shape[0], num_actions), q_BA.shape
+        return q_BA
+    state_BAD = state_BD.unsqueeze(1).expand(-1, act_BAD.shape[1], -1)
+    return head(torch.cat([act_BAD, state_BAD], dim=-1)).squeeze(-1)
 
 
 class TwinQCritic(nn.Module):
@@ -142,3 +148,44 @@ class TwinQCritic(nn.Module):
     def q_min(self, obs: torch.Tensor) -> torch.Tensor:
         """min(Q1, Q2)_BA."""
         return torch.minimum(*self.forward(obs))
+
+
+class TwinQHeads(nn.Module):
+    """Two Q heads over the features of one encoder owned by someone else (no encoder here).
+
+    ``forward(state_BD, act_BAD)`` -> (q1_BA, q2_BA). The twins still have their own heads, so
+    their estimates differ; only the features are common.
+
+    Args:
+        state_dim: size of state_BD (the encoder's ``state_dim``).
+        width: size of each act_BAD row (the encoder's width); used by per-action heads only.
+        num_actions: size of the Discrete action space.
+        per_action: one head call per action token (needs act_BAD) instead of one over all.
+        critic: head settings (its ``head`` field is ignored: ``per_action`` decides).
+    """
+
+    def __init__(
+        self,
+        state_dim: int,
+        width: int,
+        num_actions: int,
+        per_action: bool,
+        critic: CriticConfig | None = None,
+    ) -> None:
+        super().__init__()
+        critic = critic or CriticConfig()
+        critic.validate()
+        self.num_actions = num_actions
+        in_dim = state_dim + (width if per_action else 0)
+        out_dim = 1 if per_action else num_actions
+        self.q1 = _mlp(in_dim, critic.hidden, out_dim)
+        self.q2 = _mlp(in_dim, critic.hidden, out_dim)
+
+    def forward(
+        self, state_BD: torch.Tensor, act_BAD: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Encoded states -> (q1_BA, q2_BA)."""
+        return (
+            _apply_head(self.q1, state_BD, act_BAD, self.num_actions),
+            _apply_head(self.q2, state_BD, act_BAD, self.num_actions),
+        )

@@ -352,11 +352,20 @@ class DiffusionActor(nn.Module):
         ``generator`` seeds the chain's noise (on the actor's device); None uses torch's global
         RNG.
         """
-        num_actions = self.num_actions_of(obs)
-        noise_NBA = self.draw_noise(obs.shape[0], num_actions, generator)
-        state_BD, act_BAD = self.encoder(obs)
+        return self.decode(*self.encoder(obs), self.num_actions_of(obs), generator)
+
+    def decode(
+        self,
+        state_BD: torch.Tensor,
+        act_BAD: torch.Tensor | None,
+        num_actions: int,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """The chain from fresh noise on already encoded states -> logits_BA (``forward``
+        without the encoder; learners that hold the encoding use it directly)."""
+        noise_NBA = self.draw_noise(state_BD.shape[0], num_actions, generator)
         logits_BA = self.denoise(state_BD, act_BAD, noise_NBA)
-        assert logits_BA.shape == (obs.shape[0], num_actions), logits_BA.shape
+        assert logits_BA.shape == (state_BD.shape[0], num_actions), logits_BA.shape
         return logits_BA
 
     @torch.inference_mode()

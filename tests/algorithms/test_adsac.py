@@ -17,6 +17,7 @@ import edge_rl  # noqa: F401  (registers the envs)
 from edge_rl.algorithms.adsac.adsac import ADSACConfig
 from edge_rl.algorithms.adsac.adsac_learner import DISCOUNTS
 from edge_rl.algorithms.adsac.torch.adsac_torch_rl_module import (
+    ACTION_LOGITS,
     TARGET_ACTION_LOGITS,
     TARGET_Q1,
     TARGET_Q2,
@@ -241,6 +242,68 @@ def test_encoder_lr_gives_the_attention_encoder_its_own_rate() -> None:
     assert enc > 1e-4 and den > 1e-4, (enc, den)
 
 
+@pytest.mark.parametrize(
+    "settings",
+    [{}, {"denoiser": "per-action", "critic_head": "per-action"}],
+    ids=["mlp", "per-action"],
+)
+def test_shared_encoder_is_trained_by_the_critic_loss_alone(settings: dict) -> None:
+    """``shared_encoder``: the critics' heads read the actor's encoder; the TD loss moves it and
+    the actor loss does not (its chain reads the encoding detached)."""
+    from edge_rl.models import TwinQHeads
+
+    module = _module(False, settings={"shared_encoder": True, **settings})
+    module.make_target_networks()
+    assert isinstance(module.critic, TwinQHeads)
+    assert not any("encoder" in n for n, _ in module.critic.named_parameters())
+    obs = torch.rand(6, 36)
+    module.train()
+    fwd = module.forward_train({Columns.OBS: obs})
+    q1, q2 = module.q_values(obs, fwd)
+    assert q1.shape == q2.shape == (6, 40)
+    encoder = list(module.actor.encoder.parameters())
+    denoiser = list(module.actor.denoiser.parameters())
+    probs = torch.softmax(fwd[ACTION_LOGITS], dim=-1)
+    grads = torch.autograd.grad(-(probs * q1.detach()).sum(), encoder + denoiser, allow_unused=True)
+    assert all(g is None for g in grads[: len(encoder)])  # actor loss: encoder untouched
+    assert any(g is not None and g.abs().sum() > 0 for g in grads[len(encoder) :])
+    grads = torch.autograd.grad(q1.sum() + q2.sum(), encoder, allow_unused=True)
+    assert all(g is not None for g in grads)  # critic loss: every encoder weight
+    # the encoding handed over by forward_train equals a fresh pass (dropout is off in TINY)
+    torch.testing.assert_close(module.q_values(obs), (q1, q2))
+    target = module.forward_target({Columns.OBS: obs})
+    assert all(v.shape == (6, 40) for v in target.values())
+    # env runners: the actor with its encoder, no critic heads
+    lean = _module(True, settings={"shared_encoder": True, **settings})
+    lean.set_state(module.get_state(inference_only=True))
+    assert not hasattr(lean, "critic")
+
+
+def test_shared_encoder_learner_puts_the_encoder_in_the_critic_optimizer() -> None:
+    def moved(learner) -> dict[str, float]:
+        module = learner.module[DEFAULT_MODULE_ID]
+        parts = {"encoder": module.actor.encoder, "denoiser": module.actor.denoiser}
+        parts["heads"] = module.critic
+        before = {k: [p.detach().clone() for p in m.parameters()] for k, m in parts.items()}
+        learner.update(batch=_fixed_batch(64), timesteps={"num_env_steps_sampled_lifetime": 0})
+        change = {}
+        for k, m in parts.items():
+            pairs = zip(m.parameters(), before[k], strict=True)
+            change[k] = max((p - b).abs().max().item() for p, b in pairs)
+        return change
+
+    torch.manual_seed(0)
+    # the encoder moves at the critic's rate: a frozen actor leaves it moving
+    change = moved(_learner(shared_encoder=True, actor_lr=1e-9, critic_lr=1e-3)[0])
+    assert change["denoiser"] < 1e-7 and change["encoder"] > 1e-4, change
+    torch.manual_seed(0)
+    change = moved(_learner(shared_encoder=True, critic_lr=1e-9, actor_lr=1e-3)[0])
+    assert change["denoiser"] > 1e-4 and change["encoder"] < 1e-7, change
+    torch.manual_seed(0)  # encoder_lr still sets its own rate
+    change = moved(_learner(shared_encoder=True, critic_lr=1e-3, encoder_lr=1e-9)[0])
+    assert change["heads"] > 1e-4 and change["encoder"] < 1e-7, change
+
+
 def test_learned_temperature_changes_alpha() -> None:
     learner, _ = _learner(learn_alpha=True, alpha_lr=0.1)
     module = learner.module[DEFAULT_MODULE_ID]
@@ -268,6 +331,15 @@ def test_learned_temperature_changes_alpha() -> None:
         ({"encoder_lr": 0.0}, "encoder_lr=0.0"),
         ({"denoiser": "pointer"}, "denoiser='pointer': use 'mlp'"),
         ({"critic_head": "attention"}, "critic_head='attention': use 'mlp'"),
+        ({"shared_encoder": "yes"}, "shared_encoder='yes': must be true or false"),
+        (
+            {"shared_encoder": True, "critic_attention_depth": 1},
+            "leave critic_attention_depth None",
+        ),
+        (
+            {"shared_encoder": True, "critic_head": "per-action", "denoiser": "mlp"},
+            "set denoiser='per-action' or critic_head='mlp'",
+        ),
     ],
 )
 def test_bad_config_values_are_clear(settings: dict, needle: str) -> None:

@@ -67,15 +67,21 @@ class ADSACConfig(AlgorithmConfig):
             the others); None = the layout's default ("mlp" on the paper layouts, "per-action"
             on "tokens").
         critic_head: the same choice for the critics' Q heads ("mlp", "per-action", None).
+        shared_encoder: False (default): the actor's attention encoder is trained by the actor
+            loss through the diffusion chain and the critics have their own encoders. True:
+            one encoder, the actor's, whose features both the actor and the critics' heads read;
+            only the critics' TD loss trains it (the actor reads it detached), as SAC-AE and
+            DrQ do with image encoders. Its rate is ``encoder_lr``, or ``critic_lr`` when that
+            is None. Cannot be combined with ``critic_attention_depth``.
 
     Losses and updates:
         gamma (0.95), n_step (3), tau (0.005, Polyak rate of target actor and critics),
         actor_lr (1e-4, the reference; with attention 3e-5 learned where 1e-4 did not, see the
-        README), encoder_lr (None = actor_lr: the learning rate of the actor's attention
-        encoder alone, so that the denoiser can learn at D2SAC's rate while attention moves
-        slower), critic_lr (1e-3); every learning rate may also be a schedule in env steps,
-        RLlib's [[0, lr0], [steps, lr1], ...] (linear in between; see
-        edge_rl/algorithms/learning_rates.py), weight_decay (1e-4, Adam's L2 term),
+        README), encoder_lr (None = actor_lr, or critic_lr with ``shared_encoder``: the
+        learning rate of the actor's attention encoder alone, so that the denoiser can learn at
+        D2SAC's rate while attention moves slower), critic_lr (1e-3); every learning rate
+        may also be a schedule in env steps, RLlib's [[0, lr0], [steps, lr1], ...] (linear in
+        between; see edge_rl/algorithms/learning_rates.py), weight_decay (1e-4, Adam's L2 term),
         initial_alpha (0.05; the fixed temperature when ``learn_alpha`` is False),
         learn_alpha (False), alpha_lr (3e-4), target_entropy_fraction (0.6: target entropy =
         fraction * log|A| when alpha is learned), entropy_in_target (False: the reference's critic
@@ -107,6 +113,7 @@ class ADSACConfig(AlgorithmConfig):
         self.critic_attention_depth: int | None = None
         self.denoiser: str | None = None
         self.critic_head: str | None = None
+        self.shared_encoder = False
         self.observation_layout: str | None = None  # derived from the env when None
         # losses and optimisation
         self.gamma = 0.95
@@ -149,6 +156,7 @@ class ADSACConfig(AlgorithmConfig):
         critic_attention_depth: int | None = NotProvided,
         denoiser: str | None = NotProvided,
         critic_head: str | None = NotProvided,
+        shared_encoder: bool = NotProvided,
         observation_layout: str | None = NotProvided,
         n_step: int = NotProvided,
         tau: float = NotProvided,
@@ -191,6 +199,7 @@ class ADSACConfig(AlgorithmConfig):
             "critic_attention_depth",
             "denoiser",
             "critic_head",
+            "shared_encoder",
             "observation_layout",
             "initial_alpha",
             "learn_alpha",
@@ -250,6 +259,19 @@ class ADSACConfig(AlgorithmConfig):
             )
         if self.critic_attention_depth is not None and self.critic_attention_depth < 0:
             bad(f"critic_attention_depth={self.critic_attention_depth}: must be >= 0 or None")
+        if not isinstance(self.shared_encoder, bool):
+            bad(f"shared_encoder={self.shared_encoder!r}: must be true or false")
+        if self.shared_encoder and self.critic_attention_depth is not None:
+            bad(
+                f"shared_encoder=True with critic_attention_depth={self.critic_attention_depth}"
+                ": the critics read the actor's encoder then; leave critic_attention_depth None"
+            )
+        if self.shared_encoder and self.critic_head == "per-action" and self.denoiser == "mlp":
+            bad(
+                "shared_encoder=True with critic_head='per-action' and denoiser='mlp': the "
+                "shared encoder yields per-action tokens only for a per-action denoiser; set "
+                "denoiser='per-action' or critic_head='mlp'"
+            )
         for name in ("denoiser", "critic_head"):
             value = getattr(self, name)
             if value is not None and value not in ACTION_HEAD_MODES:

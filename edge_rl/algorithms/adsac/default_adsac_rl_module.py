@@ -2,6 +2,7 @@
 
     obs -> actor (tokeniser -> attention encoder -> DDPM over logits) -> action_dist_inputs
     obs -> twin critics (own encoders) -> (q1_BA, q2_BA)          [learner only]
+           (``shared_encoder``: twin heads on the actor's encoder, trained by the TD loss)
     target actor and target critics: Polyak copies                  [learner only]
 
 Env runners build the module with ``inference_only=True``: only the actor exists there.

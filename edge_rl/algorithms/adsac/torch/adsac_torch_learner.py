@@ -85,16 +85,20 @@ class ADSACTorchLearner(TorchLearner):
     ) -> None:
         module = self._module[module_id]
         actor_params = list(module.actor.parameters())
+        critic_params = list(module.critic.parameters())
         groups = {}
-        if config.encoder_lr is not None:
-            # The attention encoder gets its own optimizer and rate; the denoiser keeps actor_lr.
+        if config.encoder_lr is not None or config.shared_encoder:
+            # The attention encoder leaves the actor's optimizer: it gets its own rate
+            # (encoder_lr), or with a shared encoder and no encoder_lr, the critic's.
             encoder_ids = {id(p) for p in module.actor.encoder.parameters()}
             encoder_params = [p for p in actor_params if id(p) in encoder_ids]
             actor_params = [p for p in actor_params if id(p) not in encoder_ids]
-            if encoder_params:
+            if config.encoder_lr is not None and encoder_params:
                 groups[ENCODER_OPTIMIZER] = (encoder_params, config.encoder_lr)
+            else:
+                critic_params += encoder_params
         groups[ACTOR_OPTIMIZER] = (actor_params, config.actor_lr)
-        groups[CRITIC_OPTIMIZER] = (list(module.critic.parameters()), config.critic_lr)
+        groups[CRITIC_OPTIMIZER] = (critic_params, config.critic_lr)
         for name, (params, lr) in groups.items():
             self.register_optimizer(
                 module_id=module_id,
@@ -166,12 +170,12 @@ class ADSACTorchLearner(TorchLearner):
         total = torch.zeros((), device=obs.device)
         metrics: dict[str, torch.Tensor] = {}
         if self._phase in (_JOINT, _CRITIC):
-            loss_critic, q1_BA, q2_BA = self._critic_loss(module, config, batch, metrics)
+            loss_critic, q1_BA, q2_BA = self._critic_loss(module, config, batch, fwd_out, metrics)
             total = total + loss_critic
         if self._phase == _ACTOR:
             # The critic has just stepped: the actor is trained against its new values.
             with torch.no_grad():
-                q1_BA, q2_BA = module.critic(obs)
+                q1_BA, q2_BA = module.q_values(obs)
         if self._phase in (_JOINT, _ACTOR):
             total = total + self._actor_losses(module, config, fwd_out, q1_BA, q2_BA, metrics)
         self.metrics.log_dict(metrics, key=module_id, window=1)
@@ -182,6 +186,7 @@ class ADSACTorchLearner(TorchLearner):
         module: Any,
         config: AlgorithmConfig,
         batch: dict[str, Any],
+        fwd_out: dict[str, Any],
         metrics: dict[str, torch.Tensor],
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Twin-Q TD loss toward the n-step target; returns it and Q(s, .) of both critics."""
@@ -199,7 +204,7 @@ class ADSACTorchLearner(TorchLearner):
             )
             target_B = batch[Columns.REWARDS].float() + batch[DISCOUNTS].float() * v_next_B
 
-        q1_BA, q2_BA = module.critic(obs)
+        q1_BA, q2_BA = module.q_values(obs, fwd_out)
         q1_sa_B = q1_BA.gather(1, actions_B1).squeeze(1)
         q2_sa_B = q2_BA.gather(1, actions_B1).squeeze(1)
         loss_critic = critic_loss(q1_sa_B, q2_sa_B, target_B)

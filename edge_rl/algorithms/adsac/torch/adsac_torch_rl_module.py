@@ -26,13 +26,19 @@ from edge_rl.models import (
     DiffusionConfig,
     EncoderConfig,
     TwinQCritic,
+    TwinQHeads,
 )
+from edge_rl.models.tokenizers import default_action_head_mode
 
 #: forward_train / forward_target output keys
 ACTION_LOGITS = "action_logits"
 TARGET_ACTION_LOGITS = "target_action_logits"
 TARGET_Q1 = "target_q1"
 TARGET_Q2 = "target_q2"
+#: forward_train output keys with ``shared_encoder``: the actor's encoding of obs, with gradient
+#: (the critic loss trains the encoder through them; the actor reads them detached)
+ENCODED_STATE = "encoded_state"
+ENCODED_ACTIONS = "encoded_actions"
 
 
 def infer_layout(obs_space: gym.Space) -> str:
@@ -83,6 +89,42 @@ class ADSACTorchRLModule(TorchRLModule, DefaultADSACRLModule):
             # Rollout actors never train: no dropout noise in the actions they take.
             self.actor.eval()
             return
+        self.shared_encoder = bool(cfg.get("shared_encoder", False))
+        critic_config = CriticConfig(
+            hidden=cfg.get("critic_hidden", 256), head=cfg.get("critic_head")
+        )
+        if self.shared_encoder:
+            # SAC-AE / DrQ: the critics' heads read the actor's encoder, which only their TD
+            # loss trains (see ``_forward_train``).
+            self.critic_per_action = (
+                critic_config.head or default_action_head_mode(self.layout)
+            ) == "per-action"
+            if self.critic_per_action and self.actor.denoiser_mode != "per-action":
+                raise ValueError(
+                    "shared_encoder with critic_head='per-action' needs denoiser='per-action' "
+                    "(the shared encoder yields per-action tokens only for a per-action "
+                    "denoiser); set both, or critic_head='mlp'"
+                )
+            self.critic = TwinQHeads(
+                self.actor.encoder.state_dim,
+                encoder.width,
+                num_actions,
+                self.critic_per_action,
+                critic_config,
+            )
+        else:
+            self.critic = self._own_encoder_critic(cfg, obs_shape, num_actions, encoder)
+        # The entropy temperature lives here so that checkpoints carry it; it is trained (by
+        # the learner's temperature loss) only when ``learn_alpha`` is set.
+        self.log_alpha = nn.Parameter(
+            torch.tensor([math.log(cfg.get("initial_alpha", 0.05))]),
+            requires_grad=bool(cfg.get("learn_alpha", False)),
+        )
+
+    def _own_encoder_critic(
+        self, cfg: dict, obs_shape: tuple, num_actions: int, encoder: EncoderConfig
+    ) -> TwinQCritic:
+        """Twin critics with their own encoders (the default)."""
         critic_depth = cfg.get("critic_attention_depth")
         if critic_depth is None:
             critic_depth = encoder.depth if self.layout == "tokens" else 0
@@ -95,18 +137,12 @@ class ADSACTorchRLModule(TorchRLModule, DefaultADSACRLModule):
             ff_mult=encoder.ff_mult,
             raw_state=encoder.raw_state,
         )
-        self.critic = TwinQCritic(
+        return TwinQCritic(
             self.layout,
             obs_shape,
             num_actions,
             critic_encoder,
             CriticConfig(hidden=cfg.get("critic_hidden", 256), head=cfg.get("critic_head")),
-        )
-        # The entropy temperature lives here so that checkpoints carry it; it is trained (by
-        # the learner's temperature loss) only when ``learn_alpha`` is set.
-        self.log_alpha = nn.Parameter(
-            torch.tensor([math.log(cfg.get("initial_alpha", 0.05))]),
-            requires_grad=bool(cfg.get("learn_alpha", False)),
         )
 
     @override(TargetNetworkAPI)
@@ -121,9 +157,35 @@ class ADSACTorchRLModule(TorchRLModule, DefaultADSACRLModule):
 
     @override(RLModule)
     def _forward_train(self, batch: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        """Only the actor's logits; the learner queries critics and targets itself, in the
-        order its losses need them."""
-        return {ACTION_LOGITS: self.actor(batch[Columns.OBS])}
+        """The actor's logits; the learner queries critics and targets itself, in the order
+        its losses need them. With ``shared_encoder`` also the encoding of obs (with gradient,
+        for the critic), while the actor's chain reads it detached."""
+        obs = batch[Columns.OBS]
+        if not self.shared_encoder:
+            return {ACTION_LOGITS: self.actor(obs)}
+        state_BD, act_BAD = self.actor.encoder(obs)
+        logits_BA = self.actor.decode(
+            state_BD.detach(),
+            None if act_BAD is None else act_BAD.detach(),
+            self.actor.num_actions_of(obs),
+        )
+        out = {ACTION_LOGITS: logits_BA, ENCODED_STATE: state_BD}
+        if act_BAD is not None:
+            out[ENCODED_ACTIONS] = act_BAD
+        return out
+
+    def q_values(
+        self, obs: torch.Tensor, fwd_out: dict[str, Any] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(q1_BA, q2_BA) of obs; with ``shared_encoder`` on the encoding in ``fwd_out`` when
+        ``forward_train`` made one, else on a fresh pass of the actor's encoder."""
+        if not self.shared_encoder:
+            return self.critic(obs)
+        if fwd_out and ENCODED_STATE in fwd_out:
+            state_BD, act_BAD = fwd_out[ENCODED_STATE], fwd_out.get(ENCODED_ACTIONS)
+        else:
+            state_BD, act_BAD = self.actor.encoder(obs)
+        return self.critic(state_BD, act_BAD if self.critic_per_action else None)
 
     @override(TargetNetworkAPI)
     def forward_target(self, batch: dict[str, Any]) -> dict[str, Any]:
@@ -133,9 +195,14 @@ class ADSACTorchRLModule(TorchRLModule, DefaultADSACRLModule):
         # critic's bootstrap target (``forward_train`` puts the whole module in train mode).
         self.target_actor.eval()
         self.target_critic.eval()
-        q1_BA, q2_BA = self.target_critic(obs)
-        return {
-            TARGET_ACTION_LOGITS: self.target_actor(obs),
-            TARGET_Q1: q1_BA,
-            TARGET_Q2: q2_BA,
-        }
+        if not self.shared_encoder:
+            q1_BA, q2_BA = self.target_critic(obs)
+            logits_BA = self.target_actor(obs)
+        else:
+            # One pass of the target encoder serves the target critic and the target actor.
+            state_BD, act_BAD = self.target_actor.encoder(obs)
+            q1_BA, q2_BA = self.target_critic(state_BD, act_BAD if self.critic_per_action else None)
+            logits_BA = self.target_actor.decode(
+                state_BD, act_BAD, self.target_actor.num_actions_of(obs)
+            )
+        return {TARGET_ACTION_LOGITS: logits_BA, TARGET_Q1: q1_BA, TARGET_Q2: q2_BA}
