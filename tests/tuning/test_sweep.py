@@ -50,6 +50,19 @@ def test_dry_run_lists_every_trial_and_its_resources_without_ray(
     assert "ASHA" in out and "launch: edge-rl sweep" in out
 
 
+@pytest.mark.parametrize("path", sorted((ROOT / "tuning").glob("*.py")), ids=lambda p: p.name)
+def test_every_sweep_file_dry_runs_with_valid_settings(
+    path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each trial's settings pass the algorithm's validation and the launch line names the
+    file itself, so a sweep in tuning/ cannot rot unnoticed."""
+    sweep = load_sweep(path)
+    assert f"edge-rl sweep tuning/{path.name}" in sweep.launch
+    assert main(["sweep", str(path), "--dry-run"]) == 0
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("trial ")]
+    assert len(lines) == len(sweep.trials()) > 1
+
+
 @pytest.mark.parametrize(
     ("argv", "needle"),
     [
