@@ -3,7 +3,7 @@
 # briefly on the reference AIGC setting (adsac-paper, world seed 0), evaluate the checkpoint
 # against every AIGC heuristic on five episode seeds, and evaluate every load-balancing
 # heuristic on Park's default workload. Reports (JSON) and plots land in results/main/.
-#   TIMESTEPS=130000 scripts/run.sh      # a longer run (about 45 minutes on 2 cores)
+#   TIMESTEPS=120000 scripts/run.sh      # a longer run (about 45 minutes on 2 cores)
 #   scripts/run.sh OUTDIR                # another output folder
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,8 +16,8 @@ mkdir -p "$out"
 rm -rf "$out/adsac"  # this script's own previous run
 edge-rl train --algo adsac --env aigc --preset adsac-paper --world-seed 0 \
   --timesteps "$timesteps" --envs-per-runner 8 \
-  --set attention_width=64 --set actor_lr=3e-5 --set updates_per_env_step=0.25 \
-  --output "$out/adsac"
+  --set attention_width=64 --set attention_dropout=0 --set shared_encoder=true \
+  --set updates_per_env_step=0.25 --output "$out/adsac"
 aigc_policies=$(python -c "from edge_rl.baselines import POLICIES; print(' '.join(POLICIES['aigc']))")
 lb_policies=$(python -c "from edge_rl.baselines import POLICIES; print(' '.join(POLICIES['load-balance']))")
 edge-rl evaluate --checkpoint "$out/adsac" --policy $aigc_policies --seeds 0 1 2 3 4 \
