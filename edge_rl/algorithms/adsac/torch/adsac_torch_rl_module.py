@@ -113,7 +113,9 @@ class ADSACTorchRLModule(TorchRLModule, DefaultADSACRLModule):
                 critic_config,
             )
         else:
-            self.critic = self._own_encoder_critic(cfg, obs_shape, num_actions, encoder)
+            self.critic = self._own_encoder_critic(
+                cfg, obs_shape, num_actions, encoder, critic_config
+            )
         # The entropy temperature lives here so that checkpoints carry it; it is trained (by
         # the learner's temperature loss) only when ``learn_alpha`` is set.
         self.log_alpha = nn.Parameter(
@@ -122,7 +124,12 @@ class ADSACTorchRLModule(TorchRLModule, DefaultADSACRLModule):
         )
 
     def _own_encoder_critic(
-        self, cfg: dict, obs_shape: tuple, num_actions: int, encoder: EncoderConfig
+        self,
+        cfg: dict,
+        obs_shape: tuple,
+        num_actions: int,
+        encoder: EncoderConfig,
+        critic_config: CriticConfig,
     ) -> TwinQCritic:
         """Twin critics with their own encoders (the default)."""
         critic_depth = cfg.get("critic_attention_depth")
@@ -137,13 +144,7 @@ class ADSACTorchRLModule(TorchRLModule, DefaultADSACRLModule):
             ff_mult=encoder.ff_mult,
             raw_state=encoder.raw_state,
         )
-        return TwinQCritic(
-            self.layout,
-            obs_shape,
-            num_actions,
-            critic_encoder,
-            CriticConfig(hidden=cfg.get("critic_hidden", 256), head=cfg.get("critic_head")),
-        )
+        return TwinQCritic(self.layout, obs_shape, num_actions, critic_encoder, critic_config)
 
     @override(TargetNetworkAPI)
     def make_target_networks(self) -> None:
