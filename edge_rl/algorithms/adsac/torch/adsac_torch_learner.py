@@ -173,9 +173,10 @@ class ADSACTorchLearner(TorchLearner):
             loss_critic, q1_BA, q2_BA = self._critic_loss(module, config, batch, fwd_out, metrics)
             total = total + loss_critic
         if self._phase == _ACTOR:
-            # The critic has just stepped: the actor is trained against its new values.
+            # The critic has just stepped: the actor is trained against its new values. A
+            # shared encoding in fwd_out was made after that step: reuse it, no second pass.
             with torch.no_grad():
-                q1_BA, q2_BA = module.q_values(obs)
+                q1_BA, q2_BA = module.q_values(obs, fwd_out)
         if self._phase in (_JOINT, _ACTOR):
             total = total + self._actor_losses(module, config, fwd_out, q1_BA, q2_BA, metrics)
         self.metrics.log_dict(metrics, key=module_id, window=1)
