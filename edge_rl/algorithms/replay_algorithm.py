@@ -4,6 +4,12 @@ Each samples episode chunks from its env runners, stores them in its own replay 
 gradient updates in proportion to the env steps sampled (a fractional credit carried between
 iterations), and checkpoints its update counters and (optionally) the filled replay buffer under
 its own key of the algorithm state.
+
+Sampling is synchronous by default (the env runners sample, then the learner updates). With
+``async_sampling`` on, each remote env runner is always sampling its next fragment: the
+algorithm collects the fragments that are done, sends each runner its next request at once,
+and updates the learner while they run. The policy that samples is then one iteration behind
+the learner (off-policy replay does not mind), and sampling no longer waits for the learner.
 """
 
 from __future__ import annotations
@@ -16,6 +22,9 @@ from ray.rllib.algorithms.algorithm import Algorithm
 from ray.rllib.execution.rollout_ops import synchronous_parallel_sample
 from ray.rllib.utils.annotations import override
 from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, ENV_RUNNER_SAMPLING_TIMER, TIMERS
+
+#: tag of the env runners' in-flight sample requests with ``async_sampling``
+SAMPLE_TAG = "edge_rl_sample"
 
 #: metric keys the algorithms log themselves (slash-free keys; RLlib nests them)
 REPLAY_SIZE = "replay_buffer_size"
@@ -36,7 +45,10 @@ class ReplayAlgorithm(Algorithm):
         self._num_updates = 0
 
     def sample_episodes(self) -> list[Any]:
-        """One synchronous round of sampling from the env runners (metrics aggregated)."""
+        """One round of sampling from the env runners (metrics aggregated): synchronous, or
+        with ``async_sampling`` the fragments the runners finished while the learner worked."""
+        if getattr(self.config, "async_sampling", False):
+            return self._collect_async_samples()
         with self.metrics.log_time((TIMERS, ENV_RUNNER_SAMPLING_TIMER)):
             episodes, runner_metrics = synchronous_parallel_sample(
                 worker_set=self.env_runner_group,
@@ -46,6 +58,26 @@ class ReplayAlgorithm(Algorithm):
                 _return_metrics=True,
             )
         self.metrics.aggregate(runner_metrics, key=ENV_RUNNER_RESULTS)
+        return episodes
+
+    def _collect_async_samples(self) -> list[Any]:
+        """Wait for the env runners' in-flight fragments, then send each its next request.
+
+        Each runner has at most one sample request in flight, so weights synced after the
+        update queue behind it and reach the runner before its next fragment.
+        """
+        group = self.env_runner_group
+        with self.metrics.log_time((TIMERS, ENV_RUNNER_SAMPLING_TIMER)):
+            if not group.num_in_flight_async_reqs(SAMPLE_TAG):  # first call, or runners lost
+                group.foreach_env_runner_async(_sample_with_metrics, tag=SAMPLE_TAG)
+            results = group.foreach_env_runner_async_fetch_ready(
+                _sample_with_metrics,
+                tag=SAMPLE_TAG,
+                timeout_seconds=self.config.sample_timeout_s,
+            )
+        episodes = [episode for fragment, _ in results for episode in fragment]
+        if results:
+            self.metrics.aggregate([metrics for _, metrics in results], key=ENV_RUNNER_RESULTS)
         return episodes
 
     def earn_updates(self, credit: float) -> int:
@@ -80,6 +112,25 @@ class ReplayAlgorithm(Algorithm):
             self._update_credit = float(own["update_credit"])
             if "replay" in own:
                 self.replay.set_state(own["replay"])
+
+
+def _sample_with_metrics(env_runner: Any) -> tuple[list[Any], Any]:
+    """One fragment of an env runner and its metrics (the remote call of async sampling)."""
+    return env_runner.sample(), env_runner.get_metrics()
+
+
+def async_sampling_error(config: Any) -> str | None:
+    """Why ``config.async_sampling`` cannot be used as set, naming the fix (None when fine)."""
+    value = config.async_sampling
+    if not isinstance(value, bool):
+        return f"async_sampling={value!r}: must be true or false"
+    # (the evaluation copy of a config samples synchronously with its own runner count)
+    if value and not config.in_evaluation and config.num_env_runners < 1:
+        return (
+            "async_sampling=True needs remote env runners to sample while the learner updates; "
+            "add --num-env-runners 1 (or more), or leave async_sampling false"
+        )
+    return None
 
 
 def read_replay_state(checkpoint: Path, algo_class: type) -> dict[str, Any]:

@@ -340,6 +340,8 @@ def test_learned_temperature_changes_alpha() -> None:
             {"shared_encoder": True, "critic_head": "per-action", "denoiser": "mlp"},
             "set denoiser='per-action' or critic_head='mlp'",
         ),
+        ({"async_sampling": "yes"}, "async_sampling='yes': must be true or false"),
+        ({"async_sampling": True}, "add --num-env-runners 1"),
     ],
 )
 def test_bad_config_values_are_clear(settings: dict, needle: str) -> None:

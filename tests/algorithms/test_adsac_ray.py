@@ -9,10 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from ray.rllib.core import DEFAULT_MODULE_ID
 
 from edge_rl.algorithms.adsac.adsac import ADSACConfig
 from edge_rl.algorithms.checkpoint_policy import CheckpointPolicy
 from edge_rl.algorithms.registry import register_rllib_envs
+from edge_rl.algorithms.replay_algorithm import SAMPLE_TAG
 from edge_rl.cli import main
 
 pytestmark = pytest.mark.ray
@@ -28,7 +30,7 @@ TINY = dict(
 )
 
 
-def _config(num_env_runners: int) -> ADSACConfig:
+def _config(num_env_runners: int, **settings) -> ADSACConfig:
     register_rllib_envs()
     return (
         ADSACConfig()
@@ -39,7 +41,7 @@ def _config(num_env_runners: int) -> ADSACConfig:
             rollout_fragment_length=16,
             num_cpus_per_env_runner=0.5,
         )
-        .training(**TINY)
+        .training(**(TINY | settings))
         .debugging(seed=0)
     )
 
@@ -54,6 +56,40 @@ def test_one_iteration_with_one_remote_env_runner(ray_session) -> None:
         learner = result["learners"]["default_policy"]
         assert np.isfinite(learner["critic_loss"]) and np.isfinite(learner["actor_loss"])
         assert len(algo.replay) > 0
+    finally:
+        algo.stop()
+
+
+def test_async_sampling_keeps_runners_sampling_and_their_weights_current(ray_session) -> None:
+    algo = _config(num_env_runners=2, async_sampling=True).build_algo()
+    fragment = 2 * 16  # envs per runner x rollout fragment length
+    group = algo.env_runner_group
+    try:
+        for iteration in range(1, 4):
+            result = algo.train()
+            # the first call waits for the first fragments; each returns with the next in flight
+            steps = result["env_runners"]["num_env_steps_sampled_lifetime"]
+            assert steps == iteration * 2 * fragment
+            assert group.num_in_flight_async_reqs(SAMPLE_TAG) == 2
+        assert result["num_gradient_updates_lifetime"] >= 1
+        # every sampled step is in the buffer but the last n-1 of each of the 4 lanes (their
+        # n-step targets wait for the next fragment)
+        assert steps - 4 * (algo.config.n_step - 1) <= len(algo.replay) <= steps
+        # The weights synced after the last update queue behind the in-flight fragment: a call
+        # made now runs after both and sees the learner's current weights on every runner.
+        learner_state = {
+            k: v.detach().numpy()
+            for k, v in algo.learner_group._learner.module[DEFAULT_MODULE_ID].state_dict().items()
+        }
+        runner_states = group.foreach_env_runner(
+            lambda runner: {k: v.numpy() for k, v in runner.module.state_dict().items()},
+            local_env_runner=False,
+        )
+        assert len(runner_states) == 2
+        for state in runner_states:
+            assert state.keys() <= learner_state.keys()
+            for key, value in state.items():
+                np.testing.assert_array_equal(value, learner_state[key], err_msg=key)
     finally:
         algo.stop()
 

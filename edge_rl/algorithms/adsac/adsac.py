@@ -35,7 +35,11 @@ from ray.util import log_once
 from edge_rl.algorithms.adsac.adsac_learner import DISCOUNTS, UPDATE_ORDERS
 from edge_rl.algorithms.adsac.replay import NStepReplayBuffer
 from edge_rl.algorithms.learning_rates import is_positive_number, learning_rate_error
-from edge_rl.algorithms.replay_algorithm import REPLAY_SIZE, ReplayAlgorithm
+from edge_rl.algorithms.replay_algorithm import (
+    REPLAY_SIZE,
+    ReplayAlgorithm,
+    async_sampling_error,
+)
 from edge_rl.models.diffusion import BETA_SCHEDULES
 from edge_rl.models.tokenizers import ACTION_HEAD_MODES
 
@@ -94,7 +98,10 @@ class ADSACConfig(AlgorithmConfig):
         from before the step, as RLlib's SAC does; "critic_first", the reference's order: the
         critic steps, then the actor's loss is taken against the updated critic. Measured on
         adsac-paper, seed 0, 46k env steps: ADSAC greedy return 1207 joint vs 833 critic_first
-        at actor lr 3e-5, 830 vs 155 at 1e-4; D2SAC 1510 vs 1509 after 45 minutes).
+        at actor lr 3e-5, 830 vs 155 at 1e-4; D2SAC 1510 vs 1509 after 45 minutes),
+        async_sampling (False: the env runners sample, then the learner updates; True: the
+        remote env runners sample their next fragment while the learner updates, one
+        iteration's weights behind; needs num_env_runners >= 1).
     """
 
     def __init__(self, algo_class: type | None = None) -> None:
@@ -135,6 +142,7 @@ class ADSACConfig(AlgorithmConfig):
         self.num_steps_sampled_before_learning_starts = 1000
         self.checkpoint_replay_buffer = True
         self.update_order = "joint"
+        self.async_sampling = False
         # sampling: fragments of 32 steps per env keep per-iteration overhead low
         self.rollout_fragment_length = 32
         self.gym_env_vectorize_mode = "vector_entry_point"
@@ -174,6 +182,7 @@ class ADSACConfig(AlgorithmConfig):
         num_steps_sampled_before_learning_starts: int = NotProvided,
         checkpoint_replay_buffer: bool = NotProvided,
         update_order: str = NotProvided,
+        async_sampling: bool = NotProvided,
         **kwargs: Any,
     ) -> ADSACConfig:
         """Set ADSAC's settings (see the class docstring) and AlgorithmConfig's own."""
@@ -307,6 +316,9 @@ class ADSACConfig(AlgorithmConfig):
                 f"update_order={self.update_order!r}: use 'critic_first' (the reference: critic "
                 "step, then actor step against the updated critic) or 'joint' (one backward pass)"
             )
+        error = async_sampling_error(self)
+        if error:
+            bad(error)
         if self.lr is not None:
             bad("lr is not used: set actor_lr, critic_lr and alpha_lr instead (and lr=None)")
         if self.observation_layout not in (None, "paper-adsac", "paper-agod", "tokens"):
