@@ -12,7 +12,7 @@ import torch
 from edge_rl.algorithms.checkpoint_policy import CheckpointPolicy
 from edge_rl.algorithms.meta_dreamer.meta_dreamer import MetaDreamer, MetaDreamerConfig
 from edge_rl.algorithms.registry import register_rllib_envs
-from edge_rl.algorithms.replay_algorithm import read_replay_state
+from edge_rl.algorithms.replay_algorithm import SAMPLE_TAG, read_replay_state
 from edge_rl.cli import main
 from edge_rl.training.loop import read_optimizer_state
 
@@ -110,6 +110,19 @@ def test_one_iteration_and_checkpoint_round_trip(ray_session, tmp_path: Path) ->
     assert torch.equal(policy._state["h"], first["h"])
 
 
+def test_async_sampling_trains_with_a_remote_runner(ray_session) -> None:
+    algo = _config(num_env_runners=1).training(async_sampling=True).build_algo()
+    try:
+        for iteration in range(1, 4):
+            result = algo.train()
+            assert result["env_runners"]["num_env_steps_sampled_lifetime"] == iteration * 2 * 16
+            assert algo.env_runner_group.num_in_flight_async_reqs(SAMPLE_TAG) == 1
+        assert result["num_gradient_updates_lifetime"] >= 1
+        assert np.isfinite(result["learners"]["default_policy"]["world_model_loss"])
+    finally:
+        algo.stop()
+
+
 def test_bad_settings_name_the_fix() -> None:
     with pytest.raises(ValueError, match="model_size='huge'.*debug"):
         _config().training(model_size="huge").validate()
@@ -119,6 +132,8 @@ def test_bad_settings_name_the_fix() -> None:
         _config().training(lambda_=1.5).validate()
     with pytest.raises(ValueError, match="reward_input='obs'.*'feat', 'deter'"):
         _config().training(reward_input="obs").validate()
+    with pytest.raises(ValueError, match="add --num-env-runners 1"):
+        _config().training(async_sampling=True).validate()
 
 
 def test_reward_input_reaches_the_module() -> None:

@@ -47,7 +47,11 @@ from edge_rl.algorithms.meta_dreamer.meta_dreamer_learner import (
     PREV_REWARDS,
 )
 from edge_rl.algorithms.meta_dreamer.sequence_replay import SequenceReplayBuffer
-from edge_rl.algorithms.replay_algorithm import REPLAY_SIZE, ReplayAlgorithm
+from edge_rl.algorithms.replay_algorithm import (
+    REPLAY_SIZE,
+    ReplayAlgorithm,
+    async_sampling_error,
+)
 from edge_rl.models.world_model import WORLD_MODEL_PRESETS, WorldModelConfig
 
 META_DREAMER_STATE = "meta_dreamer"
@@ -83,7 +87,8 @@ class MetaDreamerConfig(AlgorithmConfig):
         train_ratio (replayed steps per env step; DreamerV3 uses 512 on GPUs, 32 here is a CPU
         budget: one update per B*T/train_ratio env steps), replay_capacity (records),
         num_steps_sampled_before_learning_starts (2000), grad_clip (100, per optimizer),
-        checkpoint_replay_buffer (True).
+        checkpoint_replay_buffer (True), async_sampling (False; True: remote env runners
+        sample their next fragment while the learner updates, see ReplayAlgorithm).
     """
 
     def __init__(self, algo_class: type | None = None) -> None:
@@ -116,6 +121,7 @@ class MetaDreamerConfig(AlgorithmConfig):
         self.replay_capacity = 200_000
         self.num_steps_sampled_before_learning_starts = 2000
         self.checkpoint_replay_buffer = True
+        self.async_sampling = False
         self.grad_clip = 100.0
         self.grad_clip_by = "global_norm"
         self.lr = None
@@ -153,6 +159,7 @@ class MetaDreamerConfig(AlgorithmConfig):
         replay_capacity: int = NotProvided,
         num_steps_sampled_before_learning_starts: int = NotProvided,
         checkpoint_replay_buffer: bool = NotProvided,
+        async_sampling: bool = NotProvided,
         **kwargs: Any,
     ) -> MetaDreamerConfig:
         """Set Meta-Dreamer's settings (see the class docstring) and AlgorithmConfig's own."""
@@ -239,6 +246,9 @@ class MetaDreamerConfig(AlgorithmConfig):
         for name in ("free_bits", "dyn_scale", "rep_scale", "entropy_coeff", "slow_critic_reg"):
             if getattr(self, name) < 0:
                 bad(f"{name}={getattr(self, name)}: must be >= 0")
+        error = async_sampling_error(self)
+        if error:
+            bad(error)
         if self.lr is not None:
             bad("lr is not used: set world_model_lr, actor_lr and critic_lr instead (and lr=None)")
 
