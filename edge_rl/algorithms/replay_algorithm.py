@@ -15,6 +15,7 @@ the learner (off-policy replay does not mind), and sampling no longer waits for 
 from __future__ import annotations
 
 import pickle
+import time
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,9 @@ from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, ENV_RUNNER_SAMPLING_TIME
 SAMPLE_TAG = "edge_rl_sample"
 
 #: metric keys the algorithms log themselves (slash-free keys; RLlib nests them)
+#: this iteration's wall-clock seconds spent sampling and in learner updates (not smoothed)
+ITERATION_SAMPLE_S = "iteration_sample_s"
+ITERATION_LEARN_S = "iteration_learn_s"
 REPLAY_SIZE = "replay_buffer_size"
 NUM_GRADIENT_UPDATES_LIFETIME = "num_gradient_updates_lifetime"
 
@@ -47,18 +51,32 @@ class ReplayAlgorithm(Algorithm):
     def sample_episodes(self) -> list[Any]:
         """One round of sampling from the env runners (metrics aggregated): synchronous, or
         with ``async_sampling`` the fragments the runners finished while the learner worked."""
+        start = time.perf_counter()
         if getattr(self.config, "async_sampling", False):
-            return self._collect_async_samples()
-        with self.metrics.log_time((TIMERS, ENV_RUNNER_SAMPLING_TIMER)):
-            episodes, runner_metrics = synchronous_parallel_sample(
-                worker_set=self.env_runner_group,
-                concat=True,
-                sample_timeout_s=self.config.sample_timeout_s,
-                _uses_new_env_runners=True,
-                _return_metrics=True,
-            )
-        self.metrics.aggregate(runner_metrics, key=ENV_RUNNER_RESULTS)
+            episodes = self._collect_async_samples()
+        else:
+            with self.metrics.log_time((TIMERS, ENV_RUNNER_SAMPLING_TIMER)):
+                episodes, runner_metrics = synchronous_parallel_sample(
+                    worker_set=self.env_runner_group,
+                    concat=True,
+                    sample_timeout_s=self.config.sample_timeout_s,
+                    _uses_new_env_runners=True,
+                    _return_metrics=True,
+                )
+            self.metrics.aggregate(runner_metrics, key=ENV_RUNNER_RESULTS)
+        self.metrics.log_value(ITERATION_SAMPLE_S, time.perf_counter() - start, window=1)
         return episodes
+
+    def update_learner(self, num_updates: int, lifetime: int) -> None:
+        """Make the ``num_updates`` updates earned (``_run_updates``, each algorithm's own) and
+        log the seconds they took; 0 updates log 0 s (learning has started)."""
+        start = time.perf_counter()
+        if num_updates:
+            self._run_updates(num_updates, lifetime)
+        self.metrics.log_value(ITERATION_LEARN_S, time.perf_counter() - start, window=1)
+
+    def _run_updates(self, num_updates: int, lifetime: int) -> None:
+        raise NotImplementedError
 
     def _collect_async_samples(self) -> list[Any]:
         """Wait for the env runners' in-flight fragments, then send each its next request.

@@ -64,9 +64,10 @@ METRIC_COLUMNS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("perf/env_steps_per_s", ()),
     ("perf/iteration_s", ()),
     ("perf/elapsed_s", ()),
-    # where an iteration's time goes (RLlib's smoothed timers, seconds per iteration)
-    ("perf/sample_s", ("timers", "env_runner_sampling_timer")),
-    ("perf/learn_s", ("timers", "learner_update_timer")),
+    # where an iteration's time goes (adsac, d2sac, meta-dreamer): seconds spent sampling (with
+    # async_sampling: waiting for the runners) and in learner updates, this iteration's own
+    ("perf/sample_s", ("iteration_sample_s",)),
+    ("perf/learn_s", ("iteration_learn_s",)),
     ("train/gradient_updates", ("num_gradient_updates_lifetime",)),
     # RLlib 2.60 reports env-runner fault tolerance under result["fault_tolerance"].
     ("env_runners/healthy", ("fault_tolerance", "num_healthy_workers")),

@@ -56,6 +56,10 @@ def test_one_iteration_with_one_remote_env_runner(ray_session) -> None:
         learner = result["learners"]["default_policy"]
         assert np.isfinite(learner["critic_loss"]) and np.isfinite(learner["actor_loss"])
         assert len(algo.replay) > 0
+        # this iteration's own split of its time (metrics.csv's perf/sample_s, perf/learn_s)
+        sample_s, learn_s = result["iteration_sample_s"], result["iteration_learn_s"]
+        assert sample_s > 0 and learn_s > 0
+        assert sample_s + learn_s <= result["time_this_iter_s"]
     finally:
         algo.stop()
 
@@ -146,6 +150,11 @@ def test_train_then_evaluate_commands(ray_session, tmp_path: Path, capsys) -> No
     for steps, lr in steps_lr:  # logged after each iteration's updates, at that step count
         assert lr == pytest.approx(1e-3 + min(steps, 96) / 96 * (1e-5 - 1e-3), rel=1e-4)
     assert {float(r["lr/critic"]) for r in table if r["lr/critic"]} == {1e-3}
+    # each row splits its iteration's time into sampling and learner updates
+    for r in table:
+        assert 0 < float(r["perf/sample_s"]) < float(r["perf/iteration_s"])
+        if r["lr/actor"]:  # an iteration with updates (at least two, asserted above)
+            assert 0 < float(r["perf/learn_s"]) < float(r["perf/iteration_s"])
     assert json.loads((out / "run.json").read_text())["spec"]["algo"] == "adsac"
     report = tmp_path / "eval.json"
     code = main(

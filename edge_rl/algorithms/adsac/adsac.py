@@ -372,8 +372,7 @@ class ADSAC(ReplayAlgorithm):
         enough = len(self.replay) >= max(1, min(starts, self.config.train_batch_size_per_learner))
         if lifetime >= starts and enough:
             num_updates = self.earn_updates(new_steps * self.config.updates_per_env_step)
-            if num_updates:
-                self._run_updates(num_updates, lifetime)
+            self.update_learner(num_updates, lifetime)
 
         with self.metrics.log_time((TIMERS, SYNCH_WORKER_WEIGHTS_TIMER)):
             self.env_runner_group.sync_weights(

@@ -296,8 +296,7 @@ class MetaDreamer(ReplayAlgorithm):
         started = lifetime >= cfg.num_steps_sampled_before_learning_starts
         if started and self.replay.has_window(cfg.batch_length_T):
             num_updates = self.earn_updates(new_steps * cfg.train_ratio / window)
-            if num_updates:
-                self._run_updates(num_updates, lifetime)
+            self.update_learner(num_updates, lifetime)
 
         with self.metrics.log_time((TIMERS, SYNCH_WORKER_WEIGHTS_TIMER)):
             self.env_runner_group.sync_weights(from_worker_or_learner_group=self.learner_group)
