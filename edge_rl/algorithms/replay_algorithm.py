@@ -28,11 +28,11 @@ from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, ENV_RUNNER_SAMPLING_TIME
 SAMPLE_TAG = "edge_rl_sample"
 
 #: metric keys the algorithms log themselves (slash-free keys; RLlib nests them)
-#: this iteration's wall-clock seconds spent sampling and in learner updates (not smoothed)
-ITERATION_SAMPLE_S = "iteration_sample_s"
-ITERATION_LEARN_S = "iteration_learn_s"
 REPLAY_SIZE = "replay_buffer_size"
 NUM_GRADIENT_UPDATES_LIFETIME = "num_gradient_updates_lifetime"
+#: this iteration's own wall-clock seconds spent sampling and in learner updates (not smoothed)
+ITERATION_SAMPLE_S = "iteration_sample_s"
+ITERATION_LEARN_S = "iteration_learn_s"
 
 
 class ReplayAlgorithm(Algorithm):
