@@ -52,10 +52,10 @@ class ReplayAlgorithm(Algorithm):
         """One round of sampling from the env runners (metrics aggregated): synchronous, or
         with ``async_sampling`` the fragments the runners finished while the learner worked."""
         start = time.perf_counter()
-        if getattr(self.config, "async_sampling", False):
-            episodes = self._collect_async_samples()
-        else:
-            with self.metrics.log_time((TIMERS, ENV_RUNNER_SAMPLING_TIMER)):
+        with self.metrics.log_time((TIMERS, ENV_RUNNER_SAMPLING_TIMER)):
+            if self.config.async_sampling:
+                episodes, runner_metrics = self._collect_async_samples()
+            else:
                 episodes, runner_metrics = synchronous_parallel_sample(
                     worker_set=self.env_runner_group,
                     concat=True,
@@ -63,6 +63,7 @@ class ReplayAlgorithm(Algorithm):
                     _uses_new_env_runners=True,
                     _return_metrics=True,
                 )
+        if runner_metrics:
             self.metrics.aggregate(runner_metrics, key=ENV_RUNNER_RESULTS)
         self.metrics.log_value(ITERATION_SAMPLE_S, time.perf_counter() - start, window=1)
         return episodes
@@ -78,25 +79,21 @@ class ReplayAlgorithm(Algorithm):
     def _run_updates(self, num_updates: int, lifetime: int) -> None:
         raise NotImplementedError
 
-    def _collect_async_samples(self) -> list[Any]:
-        """Wait for the env runners' in-flight fragments, then send each its next request.
+    def _collect_async_samples(self) -> tuple[list[Any], list[Any]]:
+        """Wait for the env runners' in-flight fragments, then send each its next request;
+        returns the fragments' episodes and the runners' metrics.
 
         Each runner has at most one sample request in flight, so weights synced after the
         update queue behind it and reach the runner before its next fragment.
         """
         group = self.env_runner_group
-        with self.metrics.log_time((TIMERS, ENV_RUNNER_SAMPLING_TIMER)):
-            if not group.num_in_flight_async_reqs(SAMPLE_TAG):  # first call, or runners lost
-                group.foreach_env_runner_async(_sample_with_metrics, tag=SAMPLE_TAG)
-            results = group.foreach_env_runner_async_fetch_ready(
-                _sample_with_metrics,
-                tag=SAMPLE_TAG,
-                timeout_seconds=self.config.sample_timeout_s,
-            )
+        if not group.num_in_flight_async_reqs(SAMPLE_TAG):  # first call, or runners lost
+            group.foreach_env_runner_async(_sample_with_metrics, tag=SAMPLE_TAG)
+        results = group.foreach_env_runner_async_fetch_ready(
+            _sample_with_metrics, tag=SAMPLE_TAG, timeout_seconds=self.config.sample_timeout_s
+        )
         episodes = [episode for fragment, _ in results for episode in fragment]
-        if results:
-            self.metrics.aggregate([metrics for _, metrics in results], key=ENV_RUNNER_RESULTS)
-        return episodes
+        return episodes, [metrics for _, metrics in results]
 
     def earn_updates(self, credit: float) -> int:
         """Add ``credit`` (updates earned by new env steps); return the whole updates due."""
