@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from edge_rl.models.activations import Mish
 from edge_rl.models.attention import EncoderConfig, StateEncoder
 from edge_rl.models.tokenizers import ACTION_HEAD_MODES, default_action_head_mode
 
@@ -55,9 +56,9 @@ class CriticConfig:
 def _mlp(in_dim: int, hidden: int, out_dim: int) -> nn.Sequential:
     return nn.Sequential(
         nn.Linear(in_dim, hidden),
-        nn.Mish(),
+        Mish(),
         nn.Linear(hidden, hidden),
-        nn.Mish(),
+        Mish(),
         nn.Linear(hidden, out_dim),
     )
 

@@ -36,6 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from edge_rl.models.activations import Mish, mish
 from edge_rl.models.attention import EncoderConfig, StateEncoder
 from edge_rl.models.schedules import BETA_SCHEDULES, reverse_step_coefficients
 from edge_rl.models.tokenizers import ACTION_HEAD_MODES, default_action_head_mode
@@ -63,7 +64,7 @@ class _TimeMlp(nn.Module):
             raise ValueError(f"time_dim={time_dim}: must be an even number >= 4")
         self.time_dim = time_dim
         self.net = nn.Sequential(
-            nn.Linear(time_dim, 2 * time_dim), nn.Mish(), nn.Linear(2 * time_dim, time_dim)
+            nn.Linear(time_dim, 2 * time_dim), Mish(), nn.Linear(2 * time_dim, time_dim)
         )
 
     def forward(self, features_NT: torch.Tensor) -> torch.Tensor:
@@ -133,16 +134,16 @@ class MlpDenoiser(_Denoiser):
     ) -> tuple:
         """First-layer pre-activation without the x part, per step: (N x (B, H), Wx^T)."""
         wx, wt, ws = self.hidden1.weight.split(self._split, dim=1)
-        base_BH = F.linear(F.mish(self.s_in(state_BD)), ws, self.hidden1.bias)
+        base_BH = F.linear(mish(self.s_in(state_BD)), ws, self.hidden1.bias)
         time_NH = F.linear(self.time_mlp(time_features_NT), wt)
         return (base_BH.unsqueeze(0) + time_NH.unsqueeze(1)).unbind(0), wx.t()
 
     def step(self, x_BA: torch.Tensor, i: int, ctx: tuple) -> torch.Tensor:
         """eps_BA for step i, given prepare()'s context (functional calls: no module overhead)."""
         base_NBH, wx_t = ctx
-        h = F.mish(F.linear(x_BA, self.x_in.weight, self.x_in.bias))
-        h = F.mish(torch.addmm(base_NBH[i], h, wx_t))
-        h = F.mish(F.linear(h, self.hidden2.weight, self.hidden2.bias))
+        h = mish(F.linear(x_BA, self.x_in.weight, self.x_in.bias))
+        h = mish(torch.addmm(base_NBH[i], h, wx_t))
+        h = mish(F.linear(h, self.hidden2.weight, self.hidden2.bias))
         return torch.tanh(F.linear(h, self.out.weight, self.out.bias))
 
 
@@ -186,8 +187,8 @@ class PerActionDenoiser(_Denoiser):
         """eps_BA for step i, given prepare()'s context."""
         base_NBAH, wx = ctx
         feats_BA2 = torch.stack([x_BA, torch.log_softmax(x_BA, dim=-1)], dim=-1)
-        h = F.mish(F.linear(feats_BA2, wx) + base_NBAH[i])
-        h = F.mish(F.linear(h, self.hidden2.weight, self.hidden2.bias))
+        h = mish(F.linear(feats_BA2, wx) + base_NBAH[i])
+        h = mish(F.linear(h, self.hidden2.weight, self.hidden2.bias))
         return torch.tanh(F.linear(h, self.out.weight, self.out.bias)).squeeze(-1)
 
 
