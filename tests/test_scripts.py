@@ -48,3 +48,42 @@ def test_plot_learning_curves_groups_runs_by_algorithm(tmp_path: Path) -> None:
     assert rows[0].startswith("group,run,final_return") and len(rows) == 4
     finals = {r.split(",")[1].rsplit("/", 1)[-1]: float(r.split(",")[2]) for r in rows[1:]}
     assert finals == {"a0": 9.0, "a1": 7.0, "d0": 2.0}
+
+
+def test_lb_heuristic_grid_covers_the_standard_heuristics(tmp_path: Path) -> None:
+    from edge_rl.baselines.load_balance import (
+        LeastObservedLoadPolicy,
+        ShortestExpectedDelayPolicy,
+        ShortestProcessingTimePolicy,
+    )
+    from edge_rl.evaluation.runner import make_env, run_episode
+
+    out = tmp_path / "grid.json"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "lb_heuristic_grid.py"), "--seeds", "3", "4",
+         "--json", str(out)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    grid = {(r["a"], r["b"], r["p"]): r for r in json.loads(out.read_text())["grid"]}
+    assert len(grid) == 91
+    env = make_env("load-balance", "park")
+    for point, policy in [
+        ((1.0, 0.0, 0.0), LeastObservedLoadPolicy()),
+        ((1.0, 1.0, 1.0), ShortestExpectedDelayPolicy()),
+        ((0.0, 0.0, 1.0), ShortestProcessingTimePolicy()),
+    ]:
+        expected = sum(run_episode(env, policy, s)["mean_jct"] for s in (3, 4)) / 2
+        assert abs(grid[point]["mean_jct"] - expected) < 1e-9, (point, policy.name)
+    assert grid[(1.0, 0.0, 0.0)]["paired_vs_lol"]["mean"] == 0.0
+    assert "significantly better than least-observed-load:" in proc.stdout
+
+
+def test_lb_heuristic_grid_rejects_a_bad_preset() -> None:
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "lb_heuristic_grid.py"), "--preset", "nope",
+         "--seeds", "0"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert "unknown preset 'nope'" in proc.stderr and "Traceback" not in proc.stderr
