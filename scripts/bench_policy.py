@@ -370,6 +370,9 @@ def rllib_learner_updates_per_s(args: BenchArgs) -> dict[str, dict[str, float]]:
     settings = {
         "paper-adsac depth0 (D2SAC)": dict(attention_depth=0),
         "paper-adsac depth1 width64": dict(attention_width=64),
+        "paper-adsac depth1 width64 shared encoder": dict(
+            attention_width=64, attention_dropout=0.0, shared_encoder=True
+        ),
         "paper-adsac depth1 width256": dict(attention_width=256),
     }
     per_call = 8
