@@ -105,13 +105,21 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="with --init-from: also start from the checkpoint's optimizer states (Adam "
         "moments) instead of fresh optimizers, at this run's learning rates",
     )
-    p.add_argument("--checkpoint-every", type=int, default=10, metavar="ITERS")
+    p.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=None,
+        metavar="ITERS",
+        help="iterations between periodic checkpoints (default 10; 0: the final one only; "
+        "with --resume: the run's own)",
+    )
     p.add_argument(
         "--keep-checkpoints",
         type=int,
-        default=3,
+        default=None,
         metavar="N",
-        help="periodic checkpoints to keep (default 3; 0 keeps all, e.g. for learning curves)",
+        help="periodic checkpoints to keep (default 3; 0 keeps all, e.g. for learning curves; "
+        "with --resume: the run's own)",
     )
     p.add_argument(
         "--max-minutes",
@@ -296,6 +304,36 @@ def check_resources(config: Any, with_main: bool = False) -> None:
     print(f"resources: {plan.describe(with_main)}")
 
 
+def _checkpoint_schedule(args: argparse.Namespace, resume: bool) -> tuple[int, int]:
+    """(--checkpoint-every, --keep-checkpoints): as given; else, when resuming, the run's own
+    (so a run that keeps every checkpoint for its learning curve goes on keeping them); else
+    the defaults."""
+    from edge_rl.training.loop import (
+        DEFAULT_CHECKPOINT_EVERY,
+        DEFAULT_KEEP_CHECKPOINTS,
+        run_checkpointing,
+    )
+
+    if args.keep_checkpoints is not None and args.keep_checkpoints < 0:
+        raise UsageError(f"--keep-checkpoints {args.keep_checkpoints}: must be >= 0 (0 keeps all)")
+    if args.checkpoint_every is not None and args.checkpoint_every < 0:
+        raise UsageError(
+            f"--checkpoint-every {args.checkpoint_every}: must be >= 0 (0: final only)"
+        )
+    every, keep = DEFAULT_CHECKPOINT_EVERY, DEFAULT_KEEP_CHECKPOINTS
+    if resume:
+        every, keep = run_checkpointing(args.resume)
+    if args.checkpoint_every is not None:
+        every = args.checkpoint_every
+    if args.keep_checkpoints is not None:
+        keep = args.keep_checkpoints
+    if resume:
+        kept = "all" if keep == 0 else f"the newest {keep}"
+        interval = f"every {every} iterations" if every else "the final one only"
+        print(f"checkpoints: {interval}, keeping {kept}")
+    return every, keep
+
+
 def run(args: argparse.Namespace) -> int:
     from edge_rl.training.loop import InitFromError, load_run_spec, run_training
 
@@ -358,12 +396,7 @@ def run(args: argparse.Namespace) -> int:
                 init_optimizer = read_optimizer_state(init_from)
             except ValueError as err:
                 raise UsageError(f"--init-optimizer: {err}") from None
-    if args.keep_checkpoints < 0:
-        raise UsageError(f"--keep-checkpoints {args.keep_checkpoints}: must be >= 0 (0 keeps all)")
-    if args.checkpoint_every < 0:
-        raise UsageError(
-            f"--checkpoint-every {args.checkpoint_every}: must be >= 0 (0: final only)"
-        )
+    checkpoint_every, keep_checkpoints = _checkpoint_schedule(args, resume)
     if args.show_config:
         from edge_rl.training.algos import config_summary
 
@@ -394,8 +427,8 @@ def run(args: argparse.Namespace) -> int:
                 spec,
                 output,
                 resume=resume,
-                checkpoint_every=args.checkpoint_every,
-                keep=args.keep_checkpoints,
+                checkpoint_every=checkpoint_every,
+                keep=keep_checkpoints,
                 on_result=tracker.log if tracker else None,
                 max_minutes=args.max_minutes,
                 init_from=init_from,

@@ -125,11 +125,48 @@ def latest_checkpoint(output: Path) -> Path | None:
     return iters[-1] if iters else None
 
 
-def save_run_spec(output: Path, spec: RunSpec, config_dict: dict[str, Any]) -> None:
+DEFAULT_CHECKPOINT_EVERY = 10  # iterations between periodic checkpoints (0: final only)
+DEFAULT_KEEP_CHECKPOINTS = 3  # periodic checkpoints kept (0: all of them)
+
+
+def save_run_spec(
+    output: Path,
+    spec: RunSpec,
+    config_dict: dict[str, Any],
+    checkpointing: tuple[int, int] = (DEFAULT_CHECKPOINT_EVERY, DEFAULT_KEEP_CHECKPOINTS),
+) -> None:
     output.mkdir(parents=True, exist_ok=True)
-    (output / "run.json").write_text(
-        json.dumps({"spec": asdict(spec), "config": config_dict}, indent=2, default=str) + "\n"
-    )
+    every, keep = checkpointing
+    data = {"spec": asdict(spec), "config": config_dict}
+    data["checkpointing"] = {"every": every, "keep": keep}
+    (output / "run.json").write_text(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def _record_checkpointing(output: Path, every: int, keep: int) -> None:
+    """Update run.json's checkpoint schedule (a resumed run that was given new values)."""
+    path = Path(output) / "run.json"
+    data = json.loads(path.read_text())
+    if data.get("checkpointing") != {"every": every, "keep": keep}:
+        data["checkpointing"] = {"every": every, "keep": keep}
+        path.write_text(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def run_checkpointing(output: Path) -> tuple[int, int]:
+    """(every, keep) of an existing run: its periodic-checkpoint interval in iterations and how
+    many periodic checkpoints it keeps, so that ``--resume`` goes on as the run was started
+    (resuming a keep-all run with the default keep=3 would delete its learning-curve
+    checkpoints). Runs written before run.json recorded it: the interval is the greatest common
+    divisor of the saved iteration numbers, and more than the default number of checkpoints
+    on disk means the run kept them all."""
+    data = json.loads((Path(output) / "run.json").read_text())
+    recorded = data.get("checkpointing")
+    if recorded is not None:
+        return int(recorded["every"]), int(recorded["keep"])
+    root = Path(output) / "checkpoints"
+    iters = [int(p.name[5:]) for p in root.glob("iter_*") if p.name[5:].isdigit()]
+    every = math.gcd(*iters) if iters else DEFAULT_CHECKPOINT_EVERY
+    keep = 0 if len(iters) > DEFAULT_KEEP_CHECKPOINTS else DEFAULT_KEEP_CHECKPOINTS
+    return every, keep
 
 
 def load_run_spec(output: Path) -> RunSpec:
@@ -332,8 +369,8 @@ def run_training(
     spec: RunSpec,
     output: Path,
     resume: bool = False,
-    checkpoint_every: int = 10,
-    keep: int = 3,
+    checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+    keep: int = DEFAULT_KEEP_CHECKPOINTS,
     log: Callable[[str], None] = print,
     on_result: Callable[[dict[str, float | None]], None] | None = None,
     after_iteration: Callable[[Any], None] | None = None,
@@ -364,9 +401,10 @@ def run_training(
             raise FileNotFoundError(f"nothing to resume in {output}: no checkpoints/ found")
         algo = Algorithm.from_checkpoint(str(ckpt))
         log(f"resumed from {ckpt} at iteration {algo.iteration}")
+        _record_checkpointing(output, checkpoint_every, keep)
     else:
         config = build_config(spec)
-        save_run_spec(output, spec, config_summary(config))
+        save_run_spec(output, spec, config_summary(config), (checkpoint_every, keep))
         algo = config.build_algo()
         if init_from is not None:
             init_weights(algo, init_from)

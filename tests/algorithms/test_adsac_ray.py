@@ -135,7 +135,7 @@ def test_train_then_evaluate_commands(ray_session, tmp_path: Path, capsys) -> No
     code = main(
         ["train", "--algo", "adsac", "--env", "aigc", "--preset", "adsac-paper",
          "--timesteps", "96", "--envs-per-runner", "2", "--checkpoint-every", "1",
-         "--output", str(out), *settings, "--set", "rollout_fragment_length=16",
+         "--keep-checkpoints", "0", "--output", str(out), *settings, "--set", "rollout_fragment_length=16",
          "--set", "actor_lr=[[0, 1e-3], [96, 1e-5]]"]
     )  # fmt: skip
     assert code == 0
@@ -169,12 +169,17 @@ def test_train_then_evaluate_commands(ray_session, tmp_path: Path, capsys) -> No
     code = main(["train", "--algo", "sac", "--resume", str(out), "--timesteps", "128"])
     err = capsys.readouterr().err
     assert code == 2 and "holds a run of adsac" in err and len(err.strip().splitlines()) == 1
-    # resume continues from the same iteration and step counts
-    code = main(["train", "--resume", str(out), "--timesteps", "128"])
+    # resume continues from the same iteration and step counts, on the run's own checkpoint
+    # schedule: this run keeps every periodic checkpoint (the default would keep 3)
+    assert json.loads((out / "run.json").read_text())["checkpointing"] == {"every": 1, "keep": 0}
+    code = main(["train", "--resume", str(out), "--timesteps", "192"])
     assert code == 0
+    assert "checkpoints: every 1 iterations, keeping all" in capsys.readouterr().out
     rows = (out / "metrics.csv").read_text().splitlines()[1:]
     iters = [float(r.split(",")[0]) for r in rows]
-    assert iters == sorted(iters) and len(set(iters)) == len(iters)
+    assert iters == sorted(iters) and len(set(iters)) == len(iters) and iters[-1] == 6
+    periodic = sorted(p.name for p in (out / "checkpoints").glob("iter_*"))
+    assert periodic == ["iter_000001", "iter_000002", "iter_000004", "iter_000005"], periodic
 
 
 def test_train_bad_input_is_one_line(tmp_path: Path, capsys) -> None:
