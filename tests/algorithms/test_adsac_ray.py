@@ -135,7 +135,8 @@ def test_train_then_evaluate_commands(ray_session, tmp_path: Path, capsys) -> No
     code = main(
         ["train", "--algo", "adsac", "--env", "aigc", "--preset", "adsac-paper",
          "--timesteps", "96", "--envs-per-runner", "2", "--checkpoint-every", "1",
-         "--keep-checkpoints", "0", "--output", str(out), *settings, "--set", "rollout_fragment_length=16",
+         "--keep-checkpoints", "0", "--output", str(out), *settings,
+         "--set", "rollout_fragment_length=16",
          "--set", "actor_lr=[[0, 1e-3], [96, 1e-5]]"]
     )  # fmt: skip
     assert code == 0

@@ -13,7 +13,8 @@ from edge_rl.models.activations import Mish, mish
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_mish_matches_torch_value_and_gradient(dtype: torch.dtype) -> None:
     # Wide range: the exp clamp (x > 20), the far-negative tail, and around zero.
-    x = torch.cat([torch.linspace(-60.0, 60.0, 20001), torch.randn(5000, generator=torch.Generator().manual_seed(0)) * 3]).to(dtype)
+    noise = torch.randn(5000, generator=torch.Generator().manual_seed(0)) * 3
+    x = torch.cat([torch.linspace(-60.0, 60.0, 20001), noise]).to(dtype)
     x_ref = x.clone().requires_grad_()
     x_new = x.clone().requires_grad_()
     ref = F.mish(x_ref)
@@ -27,7 +28,7 @@ def test_mish_matches_torch_value_and_gradient(dtype: torch.dtype) -> None:
 
 
 def test_mish_without_grad_leaves_its_input_alone() -> None:
-    x = torch.randn(64, 32)
+    x = torch.randn(512, 32)
     before = x.clone()
     with torch.no_grad():
         y = mish(x)
@@ -39,8 +40,8 @@ def test_mish_without_grad_leaves_its_input_alone() -> None:
 def test_mish_second_use_in_a_graph_backpropagates_through_both() -> None:
     # The saved tensors of the hand-written backward must not be clobbered by in-place passes.
     gen = torch.Generator().manual_seed(0)
-    w = torch.randn(16, 16, generator=gen, dtype=torch.float64, requires_grad=True)
-    x = torch.randn(8, 16, generator=gen, dtype=torch.float64)
+    w = torch.randn(64, 64, generator=gen, dtype=torch.float64, requires_grad=True) / 8
+    x = torch.randn(256, 64, generator=gen, dtype=torch.float64)  # 16k elements: the fast path
     h = mish(x @ w)
     out = mish(h @ w).sum()
     (gw,) = torch.autograd.grad(out, w)
@@ -50,9 +51,11 @@ def test_mish_second_use_in_a_graph_backpropagates_through_both() -> None:
     torch.testing.assert_close(gw, gw_ref, atol=1e-10, rtol=1e-10)
 
 
-def test_half_precision_falls_back_to_torch() -> None:
-    x = torch.linspace(-30, 30, 101).to(torch.bfloat16)
+def test_half_precision_and_small_tensors_fall_back_to_torch() -> None:
+    x = torch.linspace(-30, 30, 10001).to(torch.bfloat16)
     assert torch.equal(mish(x), F.mish(x))
+    small = torch.randn(4, 64)  # one decision's activations: torch's single kernel is faster
+    assert torch.equal(mish(small), F.mish(small))
 
 
 def test_module_is_an_nn_mish_with_no_state() -> None:
