@@ -76,7 +76,9 @@ class ADSACConfig(AlgorithmConfig):
             one encoder, the actor's, whose features both the actor and the critics' heads read;
             only the critics' TD loss trains it (the actor reads it detached), as SAC-AE and
             DrQ do with image encoders. Its rate is ``encoder_lr``, or ``critic_lr`` when that
-            is None. Cannot be combined with ``critic_attention_depth``.
+            is None (on the "regions" preset the critics' 1e-3 diverged after ~36k env steps
+            and ``encoder_lr=1e-4`` held; see the README). Cannot be combined with
+            ``critic_attention_depth``.
 
     Losses and updates:
         gamma (0.95), n_step (3), tau (0.005, Polyak rate of target actor and critics),
