@@ -138,17 +138,18 @@ def save_run_spec(
     output.mkdir(parents=True, exist_ok=True)
     every, keep = checkpointing
     data = {"spec": asdict(spec), "config": config_dict}
-    data["checkpointing"] = {"every": every, "keep": keep}
-    (output / "run.json").write_text(json.dumps(data, indent=2, default=str) + "\n")
+    _write_run_json(output, {**data, "checkpointing": {"every": every, "keep": keep}})
+
+
+def _write_run_json(output: Path, data: dict[str, Any]) -> None:
+    (Path(output) / "run.json").write_text(json.dumps(data, indent=2, default=str) + "\n")
 
 
 def _record_checkpointing(output: Path, every: int, keep: int) -> None:
     """Update run.json's checkpoint schedule (a resumed run that was given new values)."""
-    path = Path(output) / "run.json"
-    data = json.loads(path.read_text())
+    data = json.loads((Path(output) / "run.json").read_text())
     if data.get("checkpointing") != {"every": every, "keep": keep}:
-        data["checkpointing"] = {"every": every, "keep": keep}
-        path.write_text(json.dumps(data, indent=2, default=str) + "\n")
+        _write_run_json(output, {**data, "checkpointing": {"every": every, "keep": keep}})
 
 
 def run_checkpointing(output: Path) -> tuple[int, int]:
