@@ -17,7 +17,7 @@
 #   FORGET_B_FLAGS    extra flags of phase B (task B from A's checkpoint); for meta-dreamer by
 #                     default DreamerV3's learning rates "--set world_model_lr=1e-4 --set
 #                     actor_lr=3e-5 --set critic_lr=3e-5": fine-tuning a trained model at the
-#                     recipe's rates destabilises it (README, Meta-RL, forgetting)
+#                     recipe's rates destabilises it (docs/history/load-balance.md, forgetting)
 #   FORGET_REPLAY=0   1: phase B also starts from A's replay buffer (--init-replay: rehearsal,
 #                     B's updates keep replaying A's experience; replay-based agents only)
 #   PICK=validation   which checkpoint of a run the evaluations use: "validation" (the best on
@@ -26,7 +26,7 @@
 #   VAL_SEEDS=10
 #   MD_FLAGS="--set env.reward_mode=jct --set reward_input=deter --set world_model_lr=6e-4
 #             --set actor_lr=1e-3 --set critic_lr=3e-4"
-#                     meta-dreamer's CPU recipe (README, Meta-RL): DreamerV3's learning rates
+#                     meta-dreamer's CPU recipe (README, Meta-RL; docs/history/load-balance.md): DreamerV3's learning rates
 #                     assume ~1e5 updates, a CPU run makes ~1.5e3; set MD_FLAGS= for the plain
 #                     DreamerV3 values
 set -euo pipefail

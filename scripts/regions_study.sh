@@ -21,7 +21,7 @@
 #                --set train_batch_size_per_learner=128 --set actor_lr=3e-5
 #                --set updates_per_env_step=0.25"
 #                       the CPU-sized model: on the tokens layout the full-size learner does
-#                       under one update per second on 2 CPU cores (README, learning results)
+#                       under one update per second on 2 CPU cores (docs/history/aigc.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -d .venv ] && source .venv/bin/activate

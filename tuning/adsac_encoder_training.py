@@ -5,7 +5,7 @@ chain (``shared_encoder=False``, the default) or by the critics' TD loss, the cr
 reading the same encoder and the actor reading it detached (``shared_encoder=True``, as SAC-AE
 and DrQ train image encoders). On this project's 2-core machine the TD-trained encoder reached
 1540 greedy return in 45 minutes on adsac-paper (seed 0, actor lr 1e-4) where the actor-trained
-one reached 1429-1442 (README, issue-3 results); this sweep asks whether that holds across
+one reached 1429-1442 (docs/history/aigc.md, session 10); this sweep asks whether that holds across
 seeds, actor learning rates (3e-5, 1e-4) and depths (1, 2), at equal env steps. 8 grid points x
 3 seeds = 24 trials of 100,000 env steps; ASHA (grace 20,000, reduction factor 3) stops the weak
 ones early. Each trial: learner (1 CPU) + 2 env runners of 8 envs at 0.5 CPU each = 2 CPUs.

@@ -45,7 +45,8 @@ class EncoderConfig:
             attention embedding (state_dim = width + obs_dim). The reference ADSAC epsilon
             network has this path too (its ``ex_layer`` sees the raw state next to the attention
             branch); without it the actor must learn everything through freshly initialised
-            attention, and measured runs got worse than random (see the README).
+            attention, and measured runs got worse than random (ADSACConfig's
+            ``attention_raw_state``).
     """
 
     width: int = 256

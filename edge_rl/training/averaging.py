@@ -2,9 +2,9 @@
 
 Averaging the weights of several late checkpoints of one run (Izmailov et al., "Averaging
 Weights Leads to Wider Optima and Better Generalization", UAI 2018) gives one policy from the
-basin they share instead of one noisy point in it. Measured on meta-dreamer (README, session 9):
-the average of five checkpoints scored like the single validation-picked ones (level with A2C),
-no better, no worse.
+basin they share instead of one noisy point in it. Measured on meta-dreamer
+(docs/history/load-balance.md, session 9): the average of five checkpoints scored like the
+single validation-picked ones (level with A2C), no better, no worse.
 
 ``average_checkpoints`` writes a new checkpoint: a copy of the LAST input checkpoint (so the
 optimizer state, the replay buffer and everything else come from there) whose RLModule weights

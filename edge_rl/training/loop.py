@@ -137,8 +137,10 @@ def save_run_spec(
 ) -> None:
     output.mkdir(parents=True, exist_ok=True)
     every, keep = checkpointing
-    data = {"spec": asdict(spec), "config": config_dict}
-    _write_run_json(output, {**data, "checkpointing": {"every": every, "keep": keep}})
+    schedule = {"every": every, "keep": keep}
+    _write_run_json(
+        output, {"spec": asdict(spec), "config": config_dict, "checkpointing": schedule}
+    )
 
 
 def _write_run_json(output: Path, data: dict[str, Any]) -> None:
@@ -329,7 +331,7 @@ class InitFromError(ValueError):
 def read_optimizer_state(checkpoint: Path) -> dict[str, Any]:
     """The learner's optimizer states (Adam moments, step counts) saved in ``checkpoint``, for a
     new run that continues optimising where the old one stopped (``--init-optimizer``; on
-    meta-dreamer's forgetting study it made fine-tuning worse, see the README).
+    meta-dreamer's forgetting study it made fine-tuning worse, see docs/history/load-balance.md).
 
     Raises ValueError when the checkpoint holds no learner state.
     """

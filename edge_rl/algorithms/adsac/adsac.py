@@ -82,12 +82,13 @@ class ADSACConfig(AlgorithmConfig):
 
     Losses and updates:
         gamma (0.95), n_step (3), tau (0.005, Polyak rate of target actor and critics),
-        actor_lr (1e-4, the reference; with attention 3e-5 learned where 1e-4 did not, see the
-        README), encoder_lr (None = actor_lr, or critic_lr with ``shared_encoder``: the
-        learning rate of the actor's attention encoder alone, so that the denoiser can learn at
-        D2SAC's rate while attention moves slower), critic_lr (1e-3); every learning rate
-        may also be a schedule in env steps, RLlib's [[0, lr0], [steps, lr1], ...] (linear in
-        between; see edge_rl/algorithms/learning_rates.py), weight_decay (1e-4, Adam's L2 term),
+        actor_lr (1e-4, the reference; with attention 3e-5 learned where 1e-4 did not, see
+        docs/history/aigc.md), encoder_lr (None = actor_lr, or critic_lr with
+        ``shared_encoder``: the learning rate of the actor's attention encoder alone, so that
+        the denoiser can learn at D2SAC's rate while attention moves slower), critic_lr
+        (1e-3); every learning rate may also be a schedule in env steps, RLlib's [[0, lr0],
+        [steps, lr1], ...] (linear in between; see edge_rl/algorithms/learning_rates.py),
+        weight_decay (1e-4, Adam's L2 term),
         initial_alpha (0.05; the fixed temperature when ``learn_alpha`` is False),
         learn_alpha (False), alpha_lr (3e-4), target_entropy_fraction (0.6: target entropy =
         fraction * log|A| when alpha is learned), entropy_in_target (False: the reference's critic
