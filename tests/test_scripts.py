@@ -87,3 +87,35 @@ def test_lb_heuristic_grid_rejects_a_bad_preset() -> None:
     )  # fmt: skip
     assert proc.returncode == 2
     assert "unknown preset 'nope'" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_lb_size_interval_reduces_to_its_inner_rule_without_a_cutoff(tmp_path: Path) -> None:
+    out = tmp_path / "si.json"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "lb_size_interval.py"), "--presets", "debug",
+         "--seeds", "0", "1", "--shares", "0.3333", "--factors", "1", "1e9", "--json", str(out)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(out.read_text())["presets"]["debug"]["size-interval"]
+    assert len(rows) == 4
+    by_key = {(r["cutoff_factor"], r["inner"]): r for r in rows}
+    never_sed = by_key[(1e9, "shortest-expected-delay")]["vs_shortest_expected_delay"]
+    never_lol = by_key[(1e9, "least-observed-load")]["vs_least_observed_load"]
+    assert never_sed["mean"] == 0.0 and never_lol["mean"] == 0.0
+    assert by_key[(1.0, "least-observed-load")]["vs_least_observed_load"]["mean"] != 0.0
+    assert "debug: least-observed-load" in proc.stdout
+
+
+def test_lb_size_interval_rejects_bad_input() -> None:
+    script = str(ROOT / "scripts" / "lb_size_interval.py")
+    for bad, message in [
+        (["--presets", "nope"], "unknown preset(s) ['nope']"),
+        (["--shares", "1.5"], "--shares [1.5]: each must be in (0, 1)"),
+    ]:
+        proc = subprocess.run(
+            [sys.executable, script, "--seeds", "0", *bad],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert proc.returncode == 2, bad
+        assert message in proc.stderr and "Traceback" not in proc.stderr

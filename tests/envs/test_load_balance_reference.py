@@ -106,8 +106,18 @@ def test_the_specs_reference_number():
     assert mean == pytest.approx(691.4, abs=0.1)  # the spec: "about 691"
 
 
+#: heuristics added after the table was measured; the simulator they run on is the one the
+#: recorded heuristics pin down, and their rules are tested in test_load_balance_baselines.py
+NOT_RECORDED = {"size-interval"}
+
+
+def test_the_table_covers_every_heuristic_but_the_later_ones():
+    for returns in PARK_RETURNS.values():
+        assert set(returns) == set(LOAD_BALANCE_POLICIES) - NOT_RECORDED
+
+
 @pytest.mark.parametrize("case", list(PARK_RETURNS), ids=["park", "pareto-45", "edge-a", "edge-b"])
-@pytest.mark.parametrize("policy_name", sorted(LOAD_BALANCE_POLICIES))
+@pytest.mark.parametrize("policy_name", sorted(set(LOAD_BALANCE_POLICIES) - NOT_RECORDED))
 def test_every_heuristic_matches_park_per_seed(case, policy_name):
     preset, overrides = case
     env = LoadBalanceEnv(preset=preset, **dict(overrides))

@@ -30,6 +30,7 @@ FAMILY_PRESET = "family"
 #: inner-env accessors the heuristics read, forwarded by the trial env
 FORWARDED = frozenset(
     {
+        "config",
         "num_servers",
         "service_rates",
         "queued_work",
