@@ -119,3 +119,53 @@ def test_lb_size_interval_rejects_bad_input() -> None:
         )  # fmt: skip
         assert proc.returncode == 2, bad
         assert message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def _evaluate_report(path: Path, preset: str, *policies: str) -> dict:
+    from edge_rl.cli import main as cli_main
+
+    argv = ["evaluate", "--env", "load-balance", "--preset", preset, "--seeds", "0", "1", "2",
+            "--policy", *policies, "--json", str(path)]  # fmt: skip
+    assert cli_main(argv) == 0
+    return json.loads(path.read_text())
+
+
+def test_compare_reports_joins_episodes_and_checks_they_match(tmp_path: Path) -> None:
+    a = _evaluate_report(tmp_path / "a.json", "debug", "least-observed-load", "random")
+    _evaluate_report(tmp_path / "b.json", "debug", "least-observed-load", "size-interval")
+    _evaluate_report(tmp_path / "c.json", "debug", "random", "size-interval")
+    script = str(ROOT / "scripts" / "compare_reports.py")
+    out = tmp_path / "joined.json"
+    proc = subprocess.run(
+        [sys.executable, script, str(tmp_path / "a.json"), str(tmp_path / "b.json"),
+         "--paired-against", "random", "--json", str(out)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    joined = json.loads(out.read_text())
+    assert joined["policies"] == ["least-observed-load", "random", "size-interval"]
+    assert len(joined["episodes"]) == 9  # the shared least-observed-load episodes once
+    jct = {(e["policy"], e["seed"]): e["mean_jct"] for e in joined["episodes"]}
+    diff = joined["paired"]["differences"]["size-interval"]["mean_jct"]["mean"]
+    expected = sum(jct["size-interval", s] - jct["random", s] for s in (0, 1, 2)) / 3
+    assert abs(diff - expected) < 1e-9
+    assert a["summary"]["random"]["mean_jct"] == joined["summary"]["random"]["mean_jct"]
+    assert "paired differences to random" in proc.stdout
+
+    # different episodes for the same policy (other seeds' values) are refused
+    c = json.loads((tmp_path / "c.json").read_text())
+    for ep in c["episodes"]:
+        ep["mean_jct"] += 1.0
+    (tmp_path / "c.json").write_text(json.dumps(c))
+    _evaluate_report(tmp_path / "other.json", "park", "random")
+    for bad, message in [
+        ([tmp_path / "a.json", tmp_path / "c.json"], "'random' scored differently on seed 0"),
+        ([tmp_path / "a.json", tmp_path / "other.json"], "but"),
+        ([tmp_path / "missing.json"], "no such report"),
+    ]:
+        proc = subprocess.run(
+            [sys.executable, script, *map(str, bad), "--paired-against", "random"],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert proc.returncode == 2, bad
+        assert message in proc.stderr and "Traceback" not in proc.stderr

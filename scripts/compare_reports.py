@@ -1,0 +1,98 @@
+#!/usr/bin/env python
+"""Join the episodes of several `edge-rl evaluate` JSON reports and compare them paired.
+
+    python scripts/compare_reports.py REPORT [REPORT ...] --paired-against NAME [--json PATH]
+
+For comparing a policy evaluated today with the stored report of one whose checkpoint is gone:
+the reports must come from the same env family, preset and schedule; a policy that appears in
+more than one report must have scored exactly the same on every (seed, episode) they share (a
+check that the episodes really are the same ones; evaluate a deterministic heuristic such as
+least-observed-load in both to have that check). Prints the summary table and every policy's
+paired difference to NAME, as `edge-rl evaluate --paired-against` does, and optionally writes
+the joined report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from edge_rl.evaluation.report import (
+    build_report,
+    format_paired_table,
+    format_table,
+    paired_differences,
+    write_json,
+)
+from edge_rl.evaluation.runner import EpisodeRecord
+
+KEYS = ("policy", "seed", "episode")
+
+
+def load_records(paths: list[Path]) -> tuple[dict[str, Any], list[EpisodeRecord]]:
+    """(the first report's header, every distinct episode of all reports); ValueError when the
+    reports do not describe the same evaluation."""
+    header: dict[str, Any] | None = None
+    seen: dict[tuple[str, int, int], tuple[dict[str, float], Path]] = {}
+    records: list[EpisodeRecord] = []
+    for path in paths:
+        try:
+            report = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise ValueError(f"{path}: no such report") from None
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path}: not a JSON report ({err})") from None
+        if not isinstance(report, dict) or "episodes" not in report:
+            raise ValueError(f"{path}: not an `edge-rl evaluate` report (no 'episodes')")
+        this = {k: report.get(k) for k in ("env", "preset", "world_seed", "schedule")}
+        if header is None:
+            header = this
+        elif this != header:
+            raise ValueError(f"{path}: evaluated {this}, but {paths[0]} evaluated {header}")
+        for ep in report["episodes"]:
+            key = (ep["policy"], int(ep["seed"]), int(ep["episode"]))
+            metrics = {k: v for k, v in ep.items() if k not in KEYS}
+            if key in seen:
+                if seen[key][0] != metrics:
+                    raise ValueError(
+                        f"{key[0]!r} scored differently on seed {key[1]} episode {key[2]} in "
+                        f"{seen[key][1]} and {path}: not the same episodes"
+                    )
+                continue
+            seen[key] = (metrics, path)
+            records.append(EpisodeRecord(key[0], key[1], key[2], metrics))
+    assert header is not None
+    return header, records
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("reports", type=Path, nargs="+", help="JSON reports of `edge-rl evaluate`")
+    p.add_argument("--paired-against", required=True, metavar="NAME", help="baseline policy")
+    p.add_argument("--json", type=Path, default=None, help="write the joined report here")
+    args = p.parse_args(argv)
+    try:
+        header, records = load_records(args.reports)
+        paired = paired_differences(records, args.paired_against)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    env = header["env"]
+    print(format_table(env, records))
+    print(f"paired differences to {args.paired_against} (same seeds):")
+    print(format_paired_table(env, paired, args.paired_against))
+    if args.json is not None:
+        extra = {"schedule": header["schedule"], "joined_from": [str(p) for p in args.reports]}
+        report = build_report(
+            env, header["preset"], records, header["world_seed"], extra,
+            (args.paired_against, paired),
+        )  # fmt: skip
+        print(f"wrote {write_json(report, args.json)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
