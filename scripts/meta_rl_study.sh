@@ -54,7 +54,7 @@ PICK=${PICK:-validation}
 VAL_SEEDS=${VAL_SEEDS:-10}
 MD_FLAGS=${MD_FLAGS-"--set env.reward_mode=jct --set reward_input=deter --set world_model_lr=6e-4 \
 --set actor_lr=1e-3 --set critic_lr=3e-4"}
-HEURISTICS="shortest-expected-delay least-observed-load least-work-left shortest-processing-time power-of-two-choices random"
+HEURISTICS="size-interval shortest-expected-delay least-observed-load least-work-left shortest-processing-time power-of-two-choices random"
 mkdir -p "$RUNS" "$OUT"
 
 head_flags() {  # the --set flags of ALGO: HEAD's policy network, meta-dreamer's MD_FLAGS
