@@ -1,9 +1,10 @@
-"""Heuristic load balancers (Park ships none; these are the standard ones).
+"""Heuristic load balancers: the standard ones (Park ships none), and size-interval routing.
 
 Every heuristic reads the simulator through the unwrapped env's read-only accessors
 (``queued_work()``, ``remaining_service_time()``, ``server_loads()``, ``service_rates``,
-``incoming_job_size``), never through the observation, so it behaves the same under every
-observation layout. Ties go to the lowest server index (``np.argmin``).
+``incoming_job_size``; size-interval also the task's ``config``), never through the observation,
+so it behaves the same under every observation layout. Ties go to the lowest server index
+(``np.argmin``).
 
 Units: queued work is in size units, remaining service time in time units; a server of rate r
 needs ``size / r`` time units for ``size`` work.
