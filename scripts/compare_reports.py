@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """Join the episodes of several `edge-rl evaluate` JSON reports and compare them paired.
 
-    python scripts/compare_reports.py REPORT [REPORT ...] --paired-against NAME [--json PATH]
+    python scripts/compare_reports.py REPORT [REPORT ...] --paired-against NAME
+                                      [--rename K:OLD=NEW ...] [--json PATH]
 
 For comparing a policy evaluated today with the stored report of one whose checkpoint is gone:
 the reports must come from the same env family, preset and schedule; a policy that appears in
@@ -9,7 +10,8 @@ more than one report must have scored exactly the same on every (seed, episode) 
 check that the episodes really are the same ones; evaluate a deterministic heuristic such as
 least-observed-load in both to have that check). Prints the summary table and every policy's
 paired difference to NAME, as `edge-rl evaluate --paired-against` does, and optionally writes
-the joined report.
+the joined report. ``--rename 2:a2c=a2c-retrained`` renames policy ``a2c`` of the second
+report (for two different policies that the reports name alike).
 """
 
 from __future__ import annotations
@@ -32,13 +34,30 @@ from edge_rl.evaluation.runner import EpisodeRecord
 KEYS = ("policy", "seed", "episode")
 
 
-def load_records(paths: list[Path]) -> tuple[dict[str, Any], list[EpisodeRecord]]:
-    """(the first report's header, every distinct episode of all reports); ValueError when the
-    reports do not describe the same evaluation."""
+def parse_renames(specs: list[str], n_reports: int) -> dict[tuple[int, str], str]:
+    """``K:OLD=NEW`` strings -> {(report index from 0, OLD): NEW}; ValueError on a bad one."""
+    out: dict[tuple[int, str], str] = {}
+    for spec in specs:
+        pos, sep, rest = spec.partition(":")
+        old, eq, new = rest.partition("=")
+        if not (sep and eq and pos.isdigit() and old and new):
+            raise ValueError(f"--rename {spec!r}: expected K:OLD=NEW, e.g. 2:a2c=a2c-retrained")
+        if not 1 <= int(pos) <= n_reports:
+            raise ValueError(f"--rename {spec!r}: K must be 1 to {n_reports} (a report's position)")
+        out[int(pos) - 1, old] = new
+    return out
+
+
+def load_records(
+    paths: list[Path], renames: dict[tuple[int, str], str] | None = None
+) -> tuple[dict[str, Any], list[EpisodeRecord]]:
+    """(the first report's header, every distinct episode of all reports, policies renamed by
+    ``renames``); ValueError when the reports do not describe the same evaluation."""
+    renames = renames or {}
     header: dict[str, Any] | None = None
     seen: dict[tuple[str, int, int], tuple[dict[str, float], Path]] = {}
     records: list[EpisodeRecord] = []
-    for path in paths:
+    for index, path in enumerate(paths):
         try:
             report = json.loads(path.read_text())
         except FileNotFoundError:
@@ -52,8 +71,13 @@ def load_records(paths: list[Path]) -> tuple[dict[str, Any], list[EpisodeRecord]
             header = this
         elif this != header:
             raise ValueError(f"{path}: evaluated {this}, but {paths[0]} evaluated {header}")
+        names = {ep["policy"] for ep in report["episodes"]}
+        for i, old in renames:
+            if i == index and old not in names:
+                raise ValueError(f"--rename: {path} has no policy {old!r}; it has {sorted(names)}")
         for ep in report["episodes"]:
-            key = (ep["policy"], int(ep["seed"]), int(ep["episode"]))
+            policy = renames.get((index, ep["policy"]), ep["policy"])
+            key = (policy, int(ep["seed"]), int(ep["episode"]))
             metrics = {k: v for k, v in ep.items() if k not in KEYS}
             if key in seen:
                 if seen[key][0] != metrics:
@@ -72,10 +96,13 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("reports", type=Path, nargs="+", help="JSON reports of `edge-rl evaluate`")
     p.add_argument("--paired-against", required=True, metavar="NAME", help="baseline policy")
+    p.add_argument("--rename", nargs="+", default=[], metavar="K:OLD=NEW",
+                   help="rename policy OLD of the K-th report (from 1) to NEW")  # fmt: skip
     p.add_argument("--json", type=Path, default=None, help="write the joined report here")
     args = p.parse_args(argv)
     try:
-        header, records = load_records(args.reports)
+        renames = parse_renames(args.rename, len(args.reports))
+        header, records = load_records(args.reports, renames)
         paired = paired_differences(records, args.paired_against)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)

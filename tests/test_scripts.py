@@ -162,6 +162,9 @@ def test_compare_reports_joins_episodes_and_checks_they_match(tmp_path: Path) ->
         ([tmp_path / "a.json", tmp_path / "c.json"], "'random' scored differently on seed 0"),
         ([tmp_path / "a.json", tmp_path / "other.json"], "but"),
         ([tmp_path / "missing.json"], "no such report"),
+        ([tmp_path / "a.json", "--rename", "3:random=r"], "K must be 1 to 1"),
+        ([tmp_path / "a.json", "--rename", "random=r"], "expected K:OLD=NEW"),
+        ([tmp_path / "a.json", "--rename", "1:dqn=r"], "has no policy 'dqn'"),
     ]:
         proc = subprocess.run(
             [sys.executable, script, *map(str, bad), "--paired-against", "random"],
@@ -169,3 +172,13 @@ def test_compare_reports_joins_episodes_and_checks_they_match(tmp_path: Path) ->
         )  # fmt: skip
         assert proc.returncode == 2, bad
         assert message in proc.stderr and "Traceback" not in proc.stderr
+
+    # renamed, the changed episodes are another policy, compared with the original
+    proc = subprocess.run(
+        [sys.executable, script, str(tmp_path / "a.json"), str(tmp_path / "c.json"),
+         "--rename", "2:random=random-2", "--paired-against", "random", "--json", str(out)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    diffs = json.loads(out.read_text())["paired"]["differences"]
+    assert abs(diffs["random-2"]["mean_jct"]["mean"] - 1.0) < 1e-9
