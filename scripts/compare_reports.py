@@ -2,7 +2,8 @@
 """Join the episodes of several `edge-rl evaluate` JSON reports and compare them paired.
 
     python scripts/compare_reports.py REPORT [REPORT ...] --paired-against NAME
-                                      [--rename K:OLD=NEW ...] [--json PATH]
+                                      [--rename K:OLD=NEW ...] [--average NEW=P1,P2,...]
+                                      [--json PATH]
 
 For comparing a policy evaluated today with the stored report of one whose checkpoint is gone:
 the reports must come from the same env family, preset and schedule; a policy that appears in
@@ -11,7 +12,10 @@ check that the episodes really are the same ones; evaluate a deterministic heuri
 least-observed-load in both to have that check). Prints the summary table and every policy's
 paired difference to NAME, as `edge-rl evaluate --paired-against` does, and optionally writes
 the joined report. ``--rename 2:a2c=a2c-retrained`` renames policy ``a2c`` of the second
-report (for two different policies that the reports name alike).
+report (for two different policies that the reports name alike). ``--average
+a2c-runs=a2c,a2c-retrained`` adds a policy whose every metric on a (seed, episode) is the mean of
+the listed policies' (for comparing agents averaged over their training runs; its interval then
+covers the episodes, not the spread between the runs).
 """
 
 from __future__ import annotations
@@ -92,17 +96,47 @@ def load_records(
     return header, records
 
 
+def averaged(records: list[EpisodeRecord], spec: str) -> list[EpisodeRecord]:
+    """``NEW=P1,P2,...`` -> NEW's records: the mean of P1, P2, ... on every (seed, episode) that
+    all of them played; ValueError for a bad spec or an unknown policy."""
+    name, eq, members = spec.partition("=")
+    policies = [m for m in members.split(",") if m]
+    if not (eq and name and len(policies) >= 2):
+        raise ValueError(f"--average {spec!r}: expected NEW=P1,P2,... with two or more policies")
+    known = list(dict.fromkeys(r.policy for r in records))
+    if name in known:
+        raise ValueError(f"--average {spec!r}: {name!r} is already a policy; choose another name")
+    by_key: dict[tuple[int, int], dict[str, dict[str, float]]] = {}
+    for r in records:
+        by_key.setdefault((r.seed, r.episode), {})[r.policy] = r.metrics
+    for policy in policies:
+        if policy not in known:
+            raise ValueError(f"--average {spec!r}: no policy {policy!r}; the reports have {known}")
+    out = []
+    for (seed, episode), row in by_key.items():
+        if all(p in row for p in policies):
+            metrics = [k for k in row[policies[0]] if all(k in row[p] for p in policies)]
+            mean = {k: sum(row[p][k] for p in policies) / len(policies) for k in metrics}
+            out.append(EpisodeRecord(name, seed, episode, mean))
+    if not out:
+        raise ValueError(f"--average {spec!r}: the policies share no (seed, episode)")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("reports", type=Path, nargs="+", help="JSON reports of `edge-rl evaluate`")
     p.add_argument("--paired-against", required=True, metavar="NAME", help="baseline policy")
     p.add_argument("--rename", nargs="+", default=[], metavar="K:OLD=NEW",
                    help="rename policy OLD of the K-th report (from 1) to NEW")  # fmt: skip
+    p.add_argument("--average", nargs="+", default=[], metavar="NEW=P1,P2,...",
+                   help="add policy NEW: the mean of P1, P2, ... per (seed, episode)")  # fmt: skip
     p.add_argument("--json", type=Path, default=None, help="write the joined report here")
     args = p.parse_args(argv)
     try:
         renames = parse_renames(args.rename, len(args.reports))
         header, records = load_records(args.reports, renames)
+        records += [r for spec in args.average for r in averaged(records, spec)]
         paired = paired_differences(records, args.paired_against)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
@@ -112,7 +146,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"paired differences to {args.paired_against} (same seeds):")
     print(format_paired_table(env, paired, args.paired_against))
     if args.json is not None:
-        extra = {"schedule": header["schedule"], "joined_from": [str(p) for p in args.reports]}
+        extra = {
+            "schedule": header["schedule"],
+            "joined_from": [str(p) for p in args.reports],
+            "renamed": args.rename,
+            "averaged": args.average,
+        }
         report = build_report(
             env, header["preset"], records, header["world_seed"], extra,
             (args.paired_against, paired),

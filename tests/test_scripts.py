@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -182,3 +184,27 @@ def test_compare_reports_joins_episodes_and_checks_they_match(tmp_path: Path) ->
     assert proc.returncode == 0, proc.stderr
     diffs = json.loads(out.read_text())["paired"]["differences"]
     assert abs(diffs["random-2"]["mean_jct"]["mean"] - 1.0) < 1e-9
+
+    # an averaged policy: per seed, the mean of its members
+    proc = subprocess.run(
+        [sys.executable, script, str(tmp_path / "a.json"), str(tmp_path / "b.json"),
+         "--average", "avg=random,size-interval", "--paired-against", "random", "--json", str(out)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    avg = {e["seed"]: e["mean_jct"] for e in json.loads(out.read_text())["episodes"]
+           if e["policy"] == "avg"}  # fmt: skip
+    assert avg == pytest.approx({s: (jct["random", s] + jct["size-interval", s]) / 2
+                                 for s in (0, 1, 2)})  # fmt: skip
+    for spec, message in [
+        ("avg=random", "two or more policies"),
+        ("avg=random,dqn", "no policy 'dqn'"),
+        ("random=random,size-interval", "'random' is already a policy"),
+    ]:
+        proc = subprocess.run(
+            [sys.executable, script, str(tmp_path / "a.json"), str(tmp_path / "b.json"),
+             "--average", spec, "--paired-against", "random"],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert proc.returncode == 2, spec
+        assert message in proc.stderr and "Traceback" not in proc.stderr
