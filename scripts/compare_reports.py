@@ -136,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         renames = parse_renames(args.rename, len(args.reports))
         header, records = load_records(args.reports, renames)
-        records += [r for spec in args.average for r in averaged(records, spec)]
+        for spec in args.average:
+            records += averaged(records, spec)
         paired = paired_differences(records, args.paired_against)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -132,17 +132,20 @@ def _evaluate_report(path: Path, preset: str, *policies: str) -> dict:
     return json.loads(path.read_text())
 
 
+def _compare(*args: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "compare_reports.py"), *map(str, args)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+
 def test_compare_reports_joins_episodes_and_checks_they_match(tmp_path: Path) -> None:
     a = _evaluate_report(tmp_path / "a.json", "debug", "least-observed-load", "random")
     _evaluate_report(tmp_path / "b.json", "debug", "least-observed-load", "size-interval")
     _evaluate_report(tmp_path / "c.json", "debug", "random", "size-interval")
-    script = str(ROOT / "scripts" / "compare_reports.py")
+    ra, rb, rc = (tmp_path / f"{x}.json" for x in "abc")
     out = tmp_path / "joined.json"
-    proc = subprocess.run(
-        [sys.executable, script, str(tmp_path / "a.json"), str(tmp_path / "b.json"),
-         "--paired-against", "random", "--json", str(out)],
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+    proc = _compare(ra, rb, "--paired-against", "random", "--json", out)
     assert proc.returncode == 0, proc.stderr
     joined = json.loads(out.read_text())
     assert joined["policies"] == ["least-observed-load", "random", "size-interval"]
@@ -155,56 +158,42 @@ def test_compare_reports_joins_episodes_and_checks_they_match(tmp_path: Path) ->
     assert "paired differences to random" in proc.stdout
 
     # different episodes for the same policy (other seeds' values) are refused
-    c = json.loads((tmp_path / "c.json").read_text())
+    c = json.loads(rc.read_text())
     for ep in c["episodes"]:
         ep["mean_jct"] += 1.0
-    (tmp_path / "c.json").write_text(json.dumps(c))
+    rc.write_text(json.dumps(c))
     _evaluate_report(tmp_path / "other.json", "park", "random")
     for bad, message in [
-        ([tmp_path / "a.json", tmp_path / "c.json"], "'random' scored differently on seed 0"),
-        ([tmp_path / "a.json", tmp_path / "other.json"], "but"),
+        ([ra, rc], "'random' scored differently on seed 0"),
+        ([ra, tmp_path / "other.json"], "but"),
         ([tmp_path / "missing.json"], "no such report"),
-        ([tmp_path / "a.json", "--rename", "3:random=r"], "K must be 1 to 1"),
-        ([tmp_path / "a.json", "--rename", "random=r"], "expected K:OLD=NEW"),
-        ([tmp_path / "a.json", "--rename", "1:dqn=r"], "has no policy 'dqn'"),
+        ([ra, "--rename", "3:random=r"], "K must be 1 to 1"),
+        ([ra, "--rename", "random=r"], "expected K:OLD=NEW"),
+        ([ra, "--rename", "1:dqn=r"], "has no policy 'dqn'"),
+        ([ra, rb, "--average", "avg=random"], "two or more policies"),
+        ([ra, rb, "--average", "avg=random,dqn"], "no policy 'dqn'"),
+        ([ra, rb, "--average", "random=random,size-interval"], "'random' is already a policy"),
+        (
+            [ra, rb, "--average", "v=random,size-interval", "v=random,size-interval"],
+            "'v' is already",
+        ),
     ]:
-        proc = subprocess.run(
-            [sys.executable, script, *map(str, bad), "--paired-against", "random"],
-            capture_output=True, text=True, timeout=120, check=False,
-        )  # fmt: skip
+        proc = _compare(*bad, "--paired-against", "random")
         assert proc.returncode == 2, bad
         assert message in proc.stderr and "Traceback" not in proc.stderr
 
     # renamed, the changed episodes are another policy, compared with the original
-    proc = subprocess.run(
-        [sys.executable, script, str(tmp_path / "a.json"), str(tmp_path / "c.json"),
-         "--rename", "2:random=random-2", "--paired-against", "random", "--json", str(out)],
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+    proc = _compare(ra, rc, "--rename", "2:random=random-2", "--paired-against", "random",
+                    "--json", out)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     diffs = json.loads(out.read_text())["paired"]["differences"]
     assert abs(diffs["random-2"]["mean_jct"]["mean"] - 1.0) < 1e-9
 
     # an averaged policy: per seed, the mean of its members
-    proc = subprocess.run(
-        [sys.executable, script, str(tmp_path / "a.json"), str(tmp_path / "b.json"),
-         "--average", "avg=random,size-interval", "--paired-against", "random", "--json", str(out)],
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+    proc = _compare(ra, rb, "--average", "avg=random,size-interval", "--paired-against", "random",
+                    "--json", out)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     avg = {e["seed"]: e["mean_jct"] for e in json.loads(out.read_text())["episodes"]
            if e["policy"] == "avg"}  # fmt: skip
     assert avg == pytest.approx({s: (jct["random", s] + jct["size-interval", s]) / 2
                                  for s in (0, 1, 2)})  # fmt: skip
-    for spec, message in [
-        ("avg=random", "two or more policies"),
-        ("avg=random,dqn", "no policy 'dqn'"),
-        ("random=random,size-interval", "'random' is already a policy"),
-    ]:
-        proc = subprocess.run(
-            [sys.executable, script, str(tmp_path / "a.json"), str(tmp_path / "b.json"),
-             "--average", spec, "--paired-against", "random"],
-            capture_output=True, text=True, timeout=120, check=False,
-        )  # fmt: skip
-        assert proc.returncode == 2, spec
-        assert message in proc.stderr and "Traceback" not in proc.stderr
