@@ -31,8 +31,6 @@ from edge_rl.baselines.load_balance import (
     LeastObservedLoadPolicy,
     ShortestExpectedDelayPolicy,
     SizeIntervalPolicy,
-    reserved_servers,
-    work_share_threshold,
 )
 from edge_rl.envs.load_balance.config import PRESETS
 from edge_rl.evaluation.runner import check_seeds, make_env, run_episode
@@ -41,14 +39,6 @@ from edge_rl.evaluation.stats import mean_ci
 
 def episode_jcts(env: Any, policy: Policy, seeds: list[int]) -> np.ndarray:
     return np.array([run_episode(env, policy, seed)["mean_jct"] for seed in seeds])
-
-
-def sita_cutoff(preset: str, share: float) -> float:
-    """The SITA-E cutoff the heuristic computes for ``preset`` at this reserved share."""
-    config = PRESETS[preset]
-    rates = np.asarray(config.effective_rates, dtype=np.float64)
-    reserved = reserved_servers(rates, share)
-    return work_share_threshold(config, rates[reserved].sum() / rates.sum())
 
 
 def paired(jct: np.ndarray, base: np.ndarray) -> dict[str, float]:
@@ -64,7 +54,8 @@ def study_preset(
     sed = episode_jcts(env, ShortestExpectedDelayPolicy(), seeds)
     rows = []
     for share, factor, inner in itertools.product(shares, factors, SizeIntervalPolicy.INNER_RULES):
-        cutoff = factor * sita_cutoff(preset, share)
+        sita_cutoff = SizeIntervalPolicy(reserved_share=share).routing(env.unwrapped)[1]
+        cutoff = factor * sita_cutoff
         policy = SizeIntervalPolicy(reserved_share=share, threshold=cutoff, inner=inner)
         jct = episode_jcts(env, policy, seeds)
         rows.append(
