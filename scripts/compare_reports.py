@@ -3,7 +3,7 @@
 
     python scripts/compare_reports.py REPORT [REPORT ...] --paired-against NAME
                                       [--rename K:OLD=NEW ...] [--average NEW=P1,P2,...]
-                                      [--json PATH]
+                                      [--run-level A B] [--json PATH]
 
 For comparing a policy evaluated today with the stored report of one whose checkpoint is gone:
 the reports must come from the same env family, preset and schedule; a policy that appears in
@@ -15,7 +15,10 @@ the joined report. ``--rename 2:a2c=a2c-retrained`` renames policy ``a2c`` of th
 report (for two different policies that the reports name alike). ``--average
 a2c-runs=a2c,a2c-retrained`` adds a policy whose every metric on a (seed, episode) is the mean of
 the listed policies' (for comparing agents averaged over their training runs; its interval then
-covers the episodes, not the spread between the runs).
+covers the episodes, not the spread between the runs). ``--run-level A B`` (two ``--average``
+names) compares those two agents at the level of their training runs: each run's mean headline
+metric over the episodes every run of both agents played, then the difference of the agents'
+means with Welch's interval and an exact permutation test over the runs.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from edge_rl.evaluation.report import (
+    HEADLINE,
     build_report,
     format_paired_table,
     format_table,
@@ -34,6 +38,7 @@ from edge_rl.evaluation.report import (
     write_json,
 )
 from edge_rl.evaluation.runner import EpisodeRecord
+from edge_rl.evaluation.stats import mean_ci, run_level_difference
 
 KEYS = ("policy", "seed", "episode")
 
@@ -123,6 +128,49 @@ def averaged(records: list[EpisodeRecord], spec: str) -> list[EpisodeRecord]:
     return out
 
 
+def run_level(
+    records: list[EpisodeRecord], groups: dict[str, list[str]], metric: str
+) -> dict[str, Any]:
+    """Each run's (member policy's) mean ``metric`` over the (seed, episode)s that every member
+    of every group played, each group's mean over its runs, and ``run_level_difference`` of the
+    first group minus the second."""
+    keys = None
+    for policy in (p for members in groups.values() for p in members):
+        mine = {(r.seed, r.episode) for r in records if r.policy == policy}
+        keys = mine if keys is None else keys & mine
+    if not keys:
+        raise ValueError("--run-level: the runs share no (seed, episode)")
+    score = {(r.policy, r.seed, r.episode): r.metrics[metric] for r in records}
+    runs = {
+        name: {p: sum(score[p, *k] for k in keys) / len(keys) for p in members}
+        for name, members in groups.items()
+    }
+    (a, runs_a), (b, runs_b) = runs.items()
+    return {
+        "metric": metric,
+        "episodes": len(keys),
+        "runs": runs,
+        "agents": {name: mean_ci(list(r.values())).to_dict() for name, r in runs.items()},
+        "difference": {"of": f"{a} - {b}", **run_level_difference(
+            list(runs_a.values()), list(runs_b.values())
+        )},
+    }  # fmt: skip
+
+
+def format_run_level(result: dict[str, Any]) -> str:
+    lines = [f"run level ({result['metric']}, mean over {result['episodes']} shared episodes):"]
+    for name, runs in result["runs"].items():
+        agent = result["agents"][name]
+        each = ", ".join(f"{p} {v:.1f}" for p, v in runs.items())
+        lines.append(f"  {name}: {agent['mean']:.1f} ± {agent['ci95']:.1f} over runs ({each})")
+    d = result["difference"]
+    lines.append(
+        f"  {d['of']}: {d['mean']:+.1f} ± {d['ci95']:.1f} (Welch, df {d['df']:.1f}), "
+        f"exact permutation p = {d['p_permutation']:.3f} ({d['n_a']} vs {d['n_b']} runs)"
+    )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("reports", type=Path, nargs="+", help="JSON reports of `edge-rl evaluate`")
@@ -131,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="rename policy OLD of the K-th report (from 1) to NEW")  # fmt: skip
     p.add_argument("--average", nargs="+", default=[], metavar="NEW=P1,P2,...",
                    help="add policy NEW: the mean of P1, P2, ... per (seed, episode)")  # fmt: skip
+    p.add_argument("--run-level", nargs=2, default=None, metavar=("A", "B"),
+                   help="compare --average agents A and B over their training runs")  # fmt: skip
     p.add_argument("--json", type=Path, default=None, help="write the joined report here")
     args = p.parse_args(argv)
     try:
@@ -139,6 +189,20 @@ def main(argv: list[str] | None = None) -> int:
         for spec in args.average:
             records += averaged(records, spec)
         paired = paired_differences(records, args.paired_against)
+        runs = None
+        if args.run_level is not None:
+            groups = dict(spec.partition("=")[::2] for spec in args.average)
+            unknown = [name for name in args.run_level if name not in groups]
+            if unknown or args.run_level[0] == args.run_level[1]:
+                raise ValueError(
+                    f"--run-level {' '.join(args.run_level)}: name two different --average "
+                    f"agents (given: {', '.join(groups) or 'none'})"
+                )
+            runs = run_level(
+                records,
+                {name: [m for m in groups[name].split(",") if m] for name in args.run_level},
+                HEADLINE[header["env"]][0],
+            )
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -146,6 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     print(format_table(env, records))
     print(f"paired differences to {args.paired_against} (same seeds):")
     print(format_paired_table(env, paired, args.paired_against))
+    if runs is not None:
+        print(format_run_level(runs))
     if args.json is not None:
         extra = {
             "schedule": header["schedule"],
@@ -153,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
             "renamed": args.rename,
             "averaged": args.average,
         }
+        if runs is not None:
+            extra["run_level"] = runs
         report = build_report(
             env, header["preset"], records, header["world_seed"], extra,
             (args.paired_against, paired),

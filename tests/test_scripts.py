@@ -197,3 +197,22 @@ def test_compare_reports_joins_episodes_and_checks_they_match(tmp_path: Path) ->
            if e["policy"] == "avg"}  # fmt: skip
     assert avg == pytest.approx({s: (jct["random", s] + jct["size-interval", s]) / 2
                                  for s in (0, 1, 2)})  # fmt: skip
+
+    # two averaged agents compared over their "runs": each run's mean over the shared seeds
+    groups = ("x=random,size-interval", "y=least-observed-load,random")
+    proc = _compare(ra, rb, "--average", *groups, "--paired-against", "random",
+                    "--run-level", "x", "y", "--json", out)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    runs = json.loads(out.read_text())["run_level"]
+    mean = {p: sum(jct[p, s] for s in (0, 1, 2)) / 3 for p in ("random", "size-interval")}
+    mean["least-observed-load"] = sum(e["mean_jct"] for e in a["episodes"]
+                                      if e["policy"] == "least-observed-load") / 3  # fmt: skip
+    assert runs["runs"]["x"] == pytest.approx({p: mean[p] for p in ("random", "size-interval")})
+    assert runs["episodes"] == 3 and runs["metric"] == "mean_jct"
+    expected = (mean["size-interval"] - mean["least-observed-load"]) / 2
+    assert runs["difference"]["mean"] == pytest.approx(expected)
+    assert "run level (mean_jct, mean over 3 shared episodes)" in proc.stdout
+    for bad in (["x", "z"], ["x", "x"]):
+        proc = _compare(ra, rb, "--average", *groups, "--paired-against", "random",
+                        "--run-level", *bad)  # fmt: skip
+        assert proc.returncode == 2 and "name two different --average agents" in proc.stderr

@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from edge_rl.evaluation.stats import mean_ci, t_critical
+from edge_rl.evaluation.stats import mean_ci, run_level_difference, t_critical
 
 
 @pytest.mark.parametrize(
@@ -44,3 +44,35 @@ def test_mean_ci_single_value_and_errors() -> None:
         mean_ci([])
     with pytest.raises(ValueError, match="confidence"):
         t_critical(1.5, 3)
+
+
+def test_run_level_difference_by_hand() -> None:
+    # a = 1, 2, 3 (var 1), b = 4, 5, 6, 7 (var 5/3): se^2 = 1/3 + 5/12 = 0.75
+    got = run_level_difference([1, 2, 3], [4, 5, 6, 7])
+    df = 0.75**2 / ((1 / 3) ** 2 / 2 + (5 / 12) ** 2 / 3)  # Welch-Satterthwaite: 4.959
+    assert got["mean"] == pytest.approx(-3.5)
+    assert got["df"] == pytest.approx(df)
+    assert got["ci95"] == pytest.approx(t_critical(0.95, 4) * math.sqrt(0.75))  # df rounded down
+    assert (got["low"], got["high"]) == pytest.approx((-3.5 - got["ci95"], -3.5 + got["ci95"]))
+    # the groups are fully separated: of the C(7, 3) = 35 splits only this one and its mirror
+    # image are as extreme, so p = 2/35 (the smallest p that 3 vs 4 runs can give)
+    assert got["p_permutation"] == pytest.approx(2 / 35)
+    assert (got["n_a"], got["n_b"]) == (3, 4)
+
+
+def test_run_level_difference_permutation_counts_ties_and_overlap() -> None:
+    # identical groups: every split is at least as extreme as a difference of 0
+    same = run_level_difference([5.0, 6.0], [5.0, 6.0])
+    assert same["mean"] == 0.0 and same["p_permutation"] == 1.0
+    # overlapping groups: [1, 4] vs [2, 3] has |diff| 0; all 6 splits are >= 0
+    assert run_level_difference([1, 4], [2, 3])["p_permutation"] == 1.0
+    # [1, 2] vs [3, 10]: |diff| 5; of the six splits the others give |diff| 4, 3, 3, 4, so only
+    # this one and its mirror image reach 5: p = 2/6
+    assert run_level_difference([1, 2], [3, 10])["p_permutation"] == pytest.approx(2 / 6)
+    flat = run_level_difference([2.0, 2.0], [1.0, 1.0])
+    assert flat["ci95"] == 0.0 and flat["mean"] == 1.0
+
+
+def test_run_level_difference_needs_two_runs_each() -> None:
+    with pytest.raises(ValueError, match="needs >= 2 runs per agent, got 1 and 3"):
+        run_level_difference([1.0], [1.0, 2.0, 3.0])

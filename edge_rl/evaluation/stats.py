@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 from functools import lru_cache
+from itertools import combinations
 
 import numpy as np
 
@@ -69,3 +70,48 @@ def mean_ci(values: list[float] | np.ndarray, confidence: float = 0.95) -> MeanC
     std = float(x.std(ddof=1))
     half = t_critical(confidence, x.size - 1) * std / math.sqrt(x.size)
     return MeanCI(mean, half, mean - half, mean + half, std, int(x.size))
+
+
+def run_level_difference(
+    a: list[float] | np.ndarray, b: list[float] | np.ndarray, confidence: float = 0.95
+) -> dict[str, float | int]:
+    """Compare two agents by the scores of their training runs (one number per run).
+
+    ``a`` and ``b`` hold one score per independent training run of each agent (e.g. each run's
+    mean JCT over the same test episodes). Returns the difference of the means (``a - b``) with
+    Welch's t-interval (unequal variances; the Welch-Satterthwaite degrees of freedom rounded
+    down, which widens the interval a little) and the two-sided p-value of an exact permutation
+    test (every way of splitting the pooled runs into groups of the two sizes; no normality
+    assumed). This interval covers the spread between runs, which a paired comparison over
+    episodes of one checkpoint per agent does not. Needs two or more runs per agent.
+    """
+    x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if x.size < 2 or y.size < 2:
+        raise ValueError(
+            f"run_level_difference needs >= 2 runs per agent, got {x.size} and {y.size}"
+        )
+    diff = float(x.mean() - y.mean())
+    va, vb = float(x.var(ddof=1)) / x.size, float(y.var(ddof=1)) / y.size
+    if va + vb == 0:
+        df, half = float("inf"), 0.0
+    else:
+        df = (va + vb) ** 2 / (va**2 / (x.size - 1) + vb**2 / (y.size - 1))
+        half = t_critical(confidence, max(1, math.floor(df))) * math.sqrt(va + vb)
+    pooled = np.concatenate([x, y])
+    total, extreme = 0, 0
+    for chosen in combinations(range(pooled.size), x.size):
+        mask = np.zeros(pooled.size, dtype=bool)
+        mask[list(chosen)] = True
+        stat = pooled[mask].mean() - pooled[~mask].mean()
+        total += 1
+        extreme += abs(stat) >= abs(diff) - 1e-9 * max(1.0, abs(diff))
+    return {
+        "mean": diff,
+        "ci95": half,
+        "low": diff - half,
+        "high": diff + half,
+        "df": df,
+        "p_permutation": float(extreme / total),
+        "n_a": int(x.size),
+        "n_b": int(y.size),
+    }
