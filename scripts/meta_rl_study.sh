@@ -2,7 +2,9 @@
 # The meta-RL load-balancing study of the roadmap: train, then the standard, adaptation and
 # forgetting evaluations, with JSON reports and plots under $OUT.
 #
-#   scripts/meta_rl_study.sh [train|evaluate|forgetting|all]      (default: all)
+#   scripts/meta_rl_study.sh [train|evaluate|forgetting|compare|all]      (default: all)
+#
+# compare: only the comparison over training runs (TRAIN_SEEDS, below) from $OUT/standard.json.
 #
 # Environment knobs (defaults are the CPU-sized ones used for the figures in the README):
 #   MINUTES=35        wall-clock budget per training run (--max-minutes)
@@ -10,6 +12,12 @@
 #   SEEDS=20          evaluation seeds (0 .. SEEDS-1)
 #   RUNS=runs/meta    run directories;  OUT=results/meta  reports and plots
 #   ALGOS="meta-dreamer rl2-ppo a2c"
+#   TRAIN_SEEDS=0     training seeds: one run per algorithm and seed (seed 0 in $RUNS/ALGO, seed S
+#                     in $RUNS/ALGO-sS). With two or more, the evaluate stage also compares the
+#                     agents over their runs ($OUT/runs.json: each algorithm's runs averaged per
+#                     episode, and meta-dreamer against a2c at the level of runs: Welch interval
+#                     and exact permutation test, `scripts/compare_reports.py --run-level`); one
+#                     run per agent says nothing about the spread between training runs
 #   GPUS=             e.g. GPUS=1 to put the learners on a GPU
 #   HEAD=servers      policy head: "servers" (one shared scorer per server: meta-dreamer's
 #                     actor_head=servers, a2c/rl2-ppo's policy_net=server-scoring) or "mlp"
@@ -34,6 +42,11 @@ cd "$(dirname "$0")/.."
 [ -d .venv ] && source .venv/bin/activate
 
 STAGE=${1:-all}
+case $STAGE in
+    train | evaluate | forgetting | compare | all) ;;
+    *) echo "error: unknown stage '$STAGE'; choose train, evaluate, forgetting, compare or all" >&2
+       exit 2 ;;
+esac
 MINUTES=${MINUTES:-35}
 FORGET_MINUTES=${FORGET_MINUTES:-12}
 SEEDS=${SEEDS:-20}
@@ -41,6 +54,7 @@ RUNS=${RUNS:-runs/meta}
 OUT=${OUT:-results/meta}
 ALGOS=${ALGOS:-"meta-dreamer rl2-ppo a2c"}
 SEED_LIST=$(seq 0 $((SEEDS - 1)))
+TRAIN_SEEDS=${TRAIN_SEEDS:-0}
 GPU_FLAGS=()
 [ -n "${GPUS:-}" ] && GPU_FLAGS=(--gpus-per-learner "$GPUS")
 HEAD=${HEAD:-servers}
@@ -67,6 +81,7 @@ head_flags() {  # the --set flags of ALGO: HEAD's policy network, meta-dreamer's
 }
 
 train() {  # train ALGO DIR [extra flags...]: trials drawn from the task family's train split
+    # (seed 0 unless the extra flags name another: argparse keeps the last --seed)
     local algo=$1 dir=$2
     shift 2
     [ -f "$dir/run.json" ] && { echo "exists: $dir (remove it to retrain)"; return 0; }
@@ -77,7 +92,37 @@ train() {  # train ALGO DIR [extra flags...]: trials drawn from the task family'
         --output "$dir" "$@"
 }
 
-runs() { for a in $ALGOS; do [ -d "$RUNS/$a" ] && echo "$RUNS/$a"; done; }
+run_dir() {  # run_dir ALGO SEED: where that training run lives
+    if [[ $2 == 0 ]]; then echo "$RUNS/$1"; else echo "$RUNS/$1-s$2"; fi
+}
+
+runs() {  # every trained run of ALGOS x TRAIN_SEEDS, or of ALGO alone
+    local a s
+    for a in ${1:-$ALGOS}; do
+        for s in $TRAIN_SEEDS; do
+            [ -d "$(run_dir "$a" "$s")" ] && run_dir "$a" "$s"
+        done
+    done
+    return 0
+}
+
+compare_runs() {  # the agents over their training runs, from $OUT/standard.json
+    local a names averages=() have=()
+    for a in $ALGOS; do
+        # evaluate names a policy "ALGO:RUN-DIR" when several checkpoints share ALGO
+        names=$(for r in $(runs "$a"); do printf '%s:%s,' "$a" "$(basename "$r")"; done)
+        if [[ $(runs "$a" | wc -l) -ge 2 ]]; then
+            averages+=("$a-runs=${names%,}")
+            have+=("$a")
+        fi
+    done
+    [[ ${#averages[@]} -ge 1 ]] || return 0
+    local level=()
+    [[ " ${have[*]} " == *" meta-dreamer "* && " ${have[*]} " == *" a2c "* ]] &&
+        level=(--run-level meta-dreamer-runs a2c-runs)
+    python scripts/compare_reports.py "$OUT/standard.json" --average "${averages[@]}" \
+        --paired-against least-observed-load "${level[@]}" --json "$OUT/runs.json"
+}
 
 best_of() {  # best_of JSON: each run's best checkpoint in an eval_checkpoints.py report
     python - "$1" <<'PY'
@@ -100,7 +145,9 @@ pick() {  # pick RUN PRESET NAME: RUN's checkpoint best on PRESET's validation s
 }
 
 if [[ $STAGE == train || $STAGE == all ]]; then
-    for algo in $ALGOS; do train "$algo" "$RUNS/$algo"; done
+    for algo in $ALGOS; do
+        for seed in $TRAIN_SEEDS; do train "$algo" "$(run_dir "$algo" "$seed")" --seed "$seed"; done
+    done
 fi
 
 if [[ $STAGE == evaluate || $STAGE == all ]]; then
@@ -113,6 +160,7 @@ if [[ $STAGE == evaluate || $STAGE == all ]]; then
     # Standard: the default Park workload, one episode per seed.
     edge-rl evaluate --schedule park:1 --seeds $SEED_LIST --policy $HEURISTICS \
         --checkpoint $(checkpoints) --json "$OUT/standard.json" --plot "$OUT/standard.png"
+    compare_runs
     # Adaptation: a switch between trained-on tasks, and a switch to held-out tasks (never
     # drawn in training); memory kept, no gradient steps.
     edge-rl evaluate --schedule "pareto-55:2,uniform-100:3" --seeds $SEED_LIST \
@@ -122,6 +170,8 @@ if [[ $STAGE == evaluate || $STAGE == all ]]; then
         --policy $HEURISTICS --checkpoint $(checkpoints) \
         --json "$OUT/adapt_held_out.json" --plot "$OUT/adapt_held_out.png"
 fi
+
+if [[ $STAGE == compare ]]; then compare_runs; fi
 
 if [[ $STAGE == forgetting || $STAGE == all ]]; then
     # Forgetting: train on A, then on B starting from A's weights; evaluate both on A (and B).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -216,3 +217,47 @@ def test_compare_reports_joins_episodes_and_checks_they_match(tmp_path: Path) ->
         proc = _compare(ra, rb, "--average", *groups, "--paired-against", "random",
                         "--run-level", *bad)  # fmt: skip
         assert proc.returncode == 2 and "name two different --average agents" in proc.stderr
+
+
+def test_meta_rl_study_compares_agents_over_training_runs(tmp_path: Path) -> None:
+    """`scripts/meta_rl_study.sh compare` finds each agent's runs of TRAIN_SEEDS and compares
+    them over runs; the policies in standard.json are named as `edge-rl evaluate` names them."""
+    runs, out = tmp_path / "runs", tmp_path / "out"
+    for run in ("meta-dreamer", "meta-dreamer-s3", "a2c", "a2c-s3", "rl2-ppo"):
+        (runs / run).mkdir(parents=True)
+    out.mkdir()
+    # four heuristics stand in for the four runs' checkpoints (real, differing episodes)
+    stand_in = {
+        "random": "meta-dreamer:meta-dreamer",
+        "size-interval": "meta-dreamer:meta-dreamer-s3",
+        "shortest-expected-delay": "a2c:a2c",
+        "power-of-two-choices": "a2c:a2c-s3",
+    }
+    report = _evaluate_report(out / "h.json", "debug", "least-observed-load", *stand_in)
+    for ep in report["episodes"]:
+        ep["policy"] = stand_in.get(ep["policy"], ep["policy"])
+    (out / "standard.json").write_text(json.dumps(report))
+    env = {**os.environ, "RUNS": str(runs), "OUT": str(out), "TRAIN_SEEDS": "0 3",
+           "ALGOS": "meta-dreamer rl2-ppo a2c",
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}  # fmt: skip
+    script = str(ROOT / "scripts" / "meta_rl_study.sh")
+    proc = subprocess.run(["bash", script, "compare"], env=env, capture_output=True, text=True,
+                          timeout=120, check=False)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads((out / "runs.json").read_text())
+    level = result["run_level"]
+    assert set(level["runs"]) == {"meta-dreamer-runs", "a2c-runs"}  # rl2-ppo has one run
+    assert set(level["runs"]["a2c-runs"]) == {"a2c:a2c", "a2c:a2c-s3"}
+    jct = {
+        p: [e["mean_jct"] for e in report["episodes"] if e["policy"] == p]
+        for p in stand_in.values()
+    }
+    mean = {p: sum(v) / len(v) for p, v in jct.items()}
+    expected = (mean["meta-dreamer:meta-dreamer"] + mean["meta-dreamer:meta-dreamer-s3"]
+                - mean["a2c:a2c"] - mean["a2c:a2c-s3"]) / 2  # fmt: skip
+    assert level["difference"]["mean"] == pytest.approx(expected)
+    assert "run level (mean_jct" in proc.stdout
+
+    proc = subprocess.run(["bash", script, "nope"], env=env, capture_output=True, text=True,
+                          timeout=60, check=False)  # fmt: skip
+    assert proc.returncode == 2 and "unknown stage 'nope'" in proc.stderr
