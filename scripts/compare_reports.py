@@ -101,13 +101,19 @@ def load_records(
     return header, records
 
 
-def averaged(records: list[EpisodeRecord], spec: str) -> list[EpisodeRecord]:
-    """``NEW=P1,P2,...`` -> NEW's records: the mean of P1, P2, ... on every (seed, episode) that
-    all of them played; ValueError for a bad spec or an unknown policy."""
+def parse_average(spec: str) -> tuple[str, list[str]]:
+    """``NEW=P1,P2,...`` -> (NEW, [P1, P2, ...]); ValueError unless it names two or more."""
     name, eq, members = spec.partition("=")
     policies = [m for m in members.split(",") if m]
     if not (eq and name and len(policies) >= 2):
         raise ValueError(f"--average {spec!r}: expected NEW=P1,P2,... with two or more policies")
+    return name, policies
+
+
+def averaged(records: list[EpisodeRecord], spec: str) -> list[EpisodeRecord]:
+    """``NEW=P1,P2,...`` -> NEW's records: the mean of P1, P2, ... on every (seed, episode) that
+    all of them played; ValueError for a bad spec or an unknown policy."""
+    name, policies = parse_average(spec)
     known = list(dict.fromkeys(r.policy for r in records))
     if name in known:
         raise ValueError(f"--average {spec!r}: {name!r} is already a policy; choose another name")
@@ -191,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         paired = paired_differences(records, args.paired_against)
         runs = None
         if args.run_level is not None:
-            groups = dict(spec.partition("=")[::2] for spec in args.average)
+            groups = dict(parse_average(spec) for spec in args.average)
             unknown = [name for name in args.run_level if name not in groups]
             if unknown or args.run_level[0] == args.run_level[1]:
                 raise ValueError(
@@ -200,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
             runs = run_level(
                 records,
-                {name: [m for m in groups[name].split(",") if m] for name in args.run_level},
+                {name: groups[name] for name in args.run_level},
                 HEADLINE[header["env"]][0],
             )
     except ValueError as err:

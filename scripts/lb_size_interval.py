@@ -52,10 +52,12 @@ def study_preset(
     env = make_env("load-balance", preset)
     lol = episode_jcts(env, LeastObservedLoadPolicy(), seeds)
     sed = episode_jcts(env, ShortestExpectedDelayPolicy(), seeds)
+    sita_cutoff = {
+        s: SizeIntervalPolicy(reserved_share=s).routing(env.unwrapped)[1] for s in shares
+    }
     rows = []
     for share, factor, inner in itertools.product(shares, factors, SizeIntervalPolicy.INNER_RULES):
-        sita_cutoff = SizeIntervalPolicy(reserved_share=share).routing(env.unwrapped)[1]
-        cutoff = factor * sita_cutoff
+        cutoff = factor * sita_cutoff[share]
         policy = SizeIntervalPolicy(reserved_share=share, threshold=cutoff, inner=inner)
         jct = episode_jcts(env, policy, seeds)
         rows.append(

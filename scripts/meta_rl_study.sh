@@ -107,14 +107,14 @@ runs() {  # every trained run of ALGOS x TRAIN_SEEDS, or of ALGO alone
 }
 
 compare_runs() {  # the agents over their training runs, from $OUT/standard.json
-    local a names averages=() have=()
+    local a r names mine averages=() have=()
     for a in $ALGOS; do
+        mine=($(runs "$a"))
+        [[ ${#mine[@]} -ge 2 ]] || continue
         # evaluate names a policy "ALGO:RUN-DIR" when several checkpoints share ALGO
-        names=$(for r in $(runs "$a"); do printf '%s:%s,' "$a" "$(basename "$r")"; done)
-        if [[ $(runs "$a" | wc -l) -ge 2 ]]; then
-            averages+=("$a-runs=${names%,}")
-            have+=("$a")
-        fi
+        names=$(for r in "${mine[@]}"; do printf '%s:%s,' "$a" "$(basename "$r")"; done)
+        averages+=("$a-runs=${names%,}")
+        have+=("$a")
     done
     [[ ${#averages[@]} -ge 1 ]] || return 0
     local level=()

@@ -98,13 +98,13 @@ def run_level_difference(
         df = (va + vb) ** 2 / (va**2 / (x.size - 1) + vb**2 / (y.size - 1))
         half = t_critical(confidence, max(1, math.floor(df))) * math.sqrt(va + vb)
     pooled = np.concatenate([x, y])
+    whole, tolerance = float(pooled.sum()), 1e-9 * max(1.0, abs(diff))
     total, extreme = 0, 0
-    for chosen in combinations(range(pooled.size), x.size):
-        mask = np.zeros(pooled.size, dtype=bool)
-        mask[list(chosen)] = True
-        stat = pooled[mask].mean() - pooled[~mask].mean()
+    for chosen in combinations(pooled.tolist(), x.size):
+        part = sum(chosen)
+        stat = part / x.size - (whole - part) / y.size
         total += 1
-        extreme += abs(stat) >= abs(diff) - 1e-9 * max(1.0, abs(diff))
+        extreme += abs(stat) >= abs(diff) - tolerance
     return {
         "mean": diff,
         "ci95": half,
