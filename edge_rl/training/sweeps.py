@@ -16,6 +16,7 @@ import importlib.util
 import itertools
 import math
 import numbers
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -219,10 +220,15 @@ def key_safe_wandb_callback(**kwargs: Any) -> Any:
         wandb.finish() can return before the wandb-core service process has written the run's
         records; the callback then kills this actor as soon as run() returns, atexit never
         runs, and an offline run file can be left holding only its header (seen on a loaded
-        CI machine). wandb.teardown() waits for the service to finish and exit.
+        CI machine). wandb.teardown() waits for the service to finish and exit, but only for a
+        service this process started: a WANDB_SERVICE token inherited from the driver (Ray
+        workers can inherit its environment) would connect the actor to the driver's wandb-core,
+        and teardown would return without waiting. So the actor drops the token and starts
+        (and owns) its own.
         """
 
         def run(self) -> None:
+            os.environ.pop("WANDB_SERVICE", None)
             try:
                 super().run()
             finally:
