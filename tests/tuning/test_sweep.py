@@ -181,3 +181,38 @@ def test_debug_sweep_runs_two_trials_with_asha_wandb_table_heatmap_and_best_chec
     files = [p for root in (out, session / "logs") for p in root.rglob("*") if p.is_file()]
     leaked = [p for p in files if fake_key.encode() in p.read_bytes()]
     assert not leaked, leaked
+
+
+def test_wandb_logging_actor_owns_its_service_and_tears_it_down(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """wandb.teardown() waits only for a wandb-core the process started, so the logging actor
+    must not attach to one through an inherited WANDB_SERVICE token; and it tears down even
+    when Ray's run() fails."""
+    from ray.air.integrations.wandb import _WandbLoggingActor
+
+    from edge_rl.training.sweeps import key_safe_wandb_callback
+
+    seen: list[str | None] = []
+
+    def fake_run(self: object) -> None:
+        import os
+
+        seen.append(os.environ.get("WANDB_SERVICE"))
+        raise RuntimeError("logging failed")
+
+    class FakeWandb:
+        torn_down = 0
+
+        def teardown(self) -> None:
+            FakeWandb.torn_down += 1
+
+    monkeypatch.setattr(_WandbLoggingActor, "run", fake_run)
+    monkeypatch.setenv("WANDB_SERVICE", "3-12345-unix-/tmp/someone-elses-wandb-core")
+    actor_cls = key_safe_wandb_callback(project="p")._logger_actor_cls
+    actor = actor_cls.__new__(actor_cls)
+    actor._wandb = FakeWandb()
+    with pytest.raises(RuntimeError, match="logging failed"):
+        actor.run()
+    assert seen == [None]
+    assert FakeWandb.torn_down == 1
