@@ -213,6 +213,7 @@ def key_safe_wandb_callback(**kwargs: Any) -> Any:
     import ray
     from ray.air.integrations.wandb import WandbLoggerCallback, _WandbLoggingActor
     from ray.air.util.node import _force_on_current_node
+    from wandb.env import SERVICE as WANDB_SERVICE_VAR  # the service token's variable
 
     class FlushingWandbLoggingActor(_WandbLoggingActor):
         """Ray's logging actor, except that it waits for wandb-core to write the run to disk.
@@ -228,7 +229,7 @@ def key_safe_wandb_callback(**kwargs: Any) -> Any:
         """
 
         def run(self) -> None:
-            os.environ.pop("WANDB_SERVICE", None)
+            os.environ.pop(WANDB_SERVICE_VAR, None)
             try:
                 super().run()
             finally:

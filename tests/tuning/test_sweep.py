@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import struct
 from pathlib import Path
 
@@ -196,8 +197,6 @@ def test_wandb_logging_actor_owns_its_service_and_tears_it_down(
     seen: list[str | None] = []
 
     def fake_run(self: object) -> None:
-        import os
-
         seen.append(os.environ.get("WANDB_SERVICE"))
         raise RuntimeError("logging failed")
 
