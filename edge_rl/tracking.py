@@ -18,15 +18,17 @@ class WandbRun:
         step = values.get("env/steps")
         self._run.log(values, step=int(step) if step is not None else None)
 
-    def finish(self) -> None:
-        """Finish the run and wait until it is on disk: ``run.finish()`` can return before the
-        wandb-core service process has written the run's records (an offline run file was
-        seen holding only its header on a loaded CI machine); ``wandb.teardown()`` waits for
-        the service to write everything and exit."""
+    def finish(self, teardown: bool = True) -> None:
+        """Finish the run and, with ``teardown``, wait until it is on disk: ``run.finish()`` can
+        return before the wandb-core service process has written the run's records (an offline
+        run file was seen holding only its header on a loaded CI machine); ``wandb.teardown()``
+        waits for the service to write everything and exit. A process with several runs open
+        (a sweep's driver) finishes each without teardown and tears down once at the end."""
         import wandb
 
         self._run.finish()
-        wandb.teardown()
+        if teardown:
+            wandb.teardown()
 
     @property
     def directory(self) -> str:
@@ -48,8 +50,16 @@ def start_wandb_run(
     tags: list[str],
     config: dict[str, Any],
     directory: Path,
+    *,
+    alongside_others: bool = False,
+    quiet: bool = False,
 ) -> WandbRun:
-    """Start a run whose files land under ``directory/wandb`` (sync later with ``wandb sync``)."""
+    """Start a run whose files land under ``directory/wandb`` (sync later with ``wandb sync``).
+
+    ``alongside_others`` keeps this process's other open runs going (one run per sweep trial,
+    all in the sweep's driver); otherwise an open run is finished first. ``quiet`` keeps wandb's
+    run summary out of the console (a sweep's trials would interleave theirs with Tune's table).
+    """
     import wandb
 
     clean = {k: v for k, v in config.items() if "api_key" not in k.lower()}
@@ -62,6 +72,7 @@ def start_wandb_run(
         config=clean,
         dir=str(directory),
         mode=wandb_mode(),
-        reinit="finish_previous",
+        reinit="create_new" if alongside_others else "finish_previous",
+        settings=wandb.Settings(quiet=True) if quiet else None,
     )
     return WandbRun(run)

@@ -156,7 +156,18 @@ def run(args: argparse.Namespace) -> int:
     if result.heatmap_png:
         print(f"heatmap: {result.heatmap_png}")
     print(f"best checkpoint: {result.best_checkpoint or 'none (no trial reported the metric)'}")
+    if wandb is not None and result.rows:
+        _print_wandb_location(Path(result.rows[0]["path"]).parent)
     if result.errors:
         print(f"{len(result.errors)} trial(s) failed: " + "; ".join(result.errors))
         return 1
     return 0
+
+
+def _print_wandb_location(experiment: Path) -> None:
+    from edge_rl.tracking import wandb_mode
+
+    line = f"wandb: one run per trial under {experiment}/*/wandb"
+    if wandb_mode() == "offline":
+        line += f"; upload with `wandb sync {experiment}/*/wandb/offline-run-*`"
+    print(line)

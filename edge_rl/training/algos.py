@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -310,8 +310,14 @@ def _apply_policy_net(config: AlgorithmConfig, spec: RunSpec, policy_net: Any) -
 
 def config_summary(config: AlgorithmConfig) -> dict[str, Any]:
     """The config as plain JSON-able values (for run.json, wandb, --show-config)."""
+    return plain_config_values(config.to_dict())
+
+
+def plain_config_values(config_dict: Mapping[str, Any]) -> dict[str, Any]:
+    """A config dict's plain values (scalars, lists of scalars, the env/model config and custom
+    resources as dicts of scalars); callbacks, classes and spaces are left out."""
     out: dict[str, Any] = {}
-    for key, value in sorted(config.to_dict().items()):
+    for key, value in sorted(config_dict.items()):
         if isinstance(value, bool | int | float | str) or value is None:
             out[key] = value
         elif isinstance(value, list | tuple) and all(

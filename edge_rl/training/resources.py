@@ -321,9 +321,9 @@ def cluster_resources() -> tuple[dict[str, float], list[dict[str, float]]]:
 def init_ray(address: str | None) -> None:
     """Start a local Ray, or connect to ``address`` (or to the job's cluster under ``ray job``).
 
-    wandb's mode must be in the workers' environment before they start (else Tune's wandb
-    logging actor dies with a bare KeyError): a local Ray inherits this process's environment;
-    a remote cluster gets ``WANDB_MODE`` through the job's runtime env. The API key is never
+    wandb's mode is settled here, before Ray starts: this process (the train loop, a sweep's
+    driver) writes the wandb runs, and a local Ray's workers inherit its environment; a remote
+    cluster gets ``WANDB_MODE`` through the job's runtime env. The API key is never
     put in a runtime env (Ray records those); clusters read it from their own secret.
     """
     import json

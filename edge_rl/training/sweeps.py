@@ -15,19 +15,21 @@ import csv
 import importlib.util
 import itertools
 import math
-import numbers
-import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from ray.rllib.callbacks.callbacks import RLlibCallback
-from ray.tune.logger import TBXLoggerCallback
 from ray.tune.utils import flatten_dict
 
 from edge_rl.training.algos import RunSpec
 from edge_rl.training.loop import EpisodeWindow, curated_row
+from edge_rl.training.trial_logging import (
+    SlashNamedTBXLogger,
+    WandbTrialsCallback,
+    is_finite_number,
+)
 
 
 @dataclass(frozen=True)
@@ -173,91 +175,12 @@ class CuratedMetricsCallback(RLlibCallback):
             node[leaf] = float("nan") if value is None else float(value)
 
 
-class SlashNamedTBXLogger(TBXLoggerCallback):
-    """Tune's TensorBoard logger without its ``ray/tune/`` prefix: scalars keep the result's
-    slash names (``env/episode_return_mean``) and use env steps as their step, like the
-    metrics.csv, progress.csv and wandb views."""
-
-    def log_trial_result(self, iteration: int, trial: Any, result: dict) -> None:
-        if trial not in self._trial_writer:
-            self.log_trial_start(trial)
-        flat = flatten_dict({k: v for k, v in result.items() if k != "config"}, delimiter="/")
-        step = flat.get("env/steps")
-        step = int(step) if _finite(step) else int(result.get("training_iteration", 0))
-        logged = {}
-        for name, value in flat.items():
-            if _finite(value):
-                self._trial_writer[trial].add_scalar(name, value, global_step=step)
-                logged[name] = value
-        self._trial_result[trial] = logged
-        self._trial_writer[trial].flush()
-
-
-def _finite(value: Any) -> bool:
-    return (
-        isinstance(value, numbers.Real)
-        and not isinstance(value, bool)
-        and math.isfinite(float(value))
-    )
-
-
-def key_safe_wandb_callback(**kwargs: Any) -> Any:
-    """Ray's WandbLoggerCallback, except that WANDB_API_KEY never goes into a runtime env and
-    each trial's logging actor waits for wandb to write its run before it is killed.
-
-    Ray's callback copies the key into its logging actor's runtime env, and Ray writes runtime
-    envs in plain text to the session's runtime_env_agent.log. The logging actor runs on the
-    driver's node, whose workers inherit the key from the node's environment anyway (this
-    process's for a local Ray; the cluster's secret on a cluster), so nothing is lost.
-    """
-    import ray
-    from ray.air.integrations.wandb import WandbLoggerCallback, _WandbLoggingActor
-    from ray.air.util.node import _force_on_current_node
-    from wandb.env import SERVICE as WANDB_SERVICE_VAR  # the service token's variable
-
-    class FlushingWandbLoggingActor(_WandbLoggingActor):
-        """Ray's logging actor, except that it waits for wandb-core to write the run to disk.
-
-        wandb.finish() can return before the wandb-core service process has written the run's
-        records; the callback then kills this actor as soon as run() returns, atexit never
-        runs, and an offline run file can be left holding only its header (seen on a loaded
-        CI machine). wandb.teardown() waits for the service to finish and exit, but only for a
-        service this process started: a WANDB_SERVICE token inherited from the driver (Ray
-        workers can inherit its environment) would connect the actor to the driver's wandb-core,
-        and teardown would return without waiting. So the actor drops the token and starts
-        (and owns) its own.
-        """
-
-        def run(self) -> None:
-            os.environ.pop(WANDB_SERVICE_VAR, None)
-            try:
-                super().run()
-            finally:
-                try:
-                    self._wandb.teardown()
-                except BaseException as exc:  # noqa: BLE001 - never fail the trial over this
-                    print(f"wandb teardown in the logging actor failed: {exc!r}")
-
-    class KeySafeWandbLoggerCallback(WandbLoggerCallback):
-        _logger_actor_cls = FlushingWandbLoggingActor
-
-        def _start_logging_actor(self, trial: Any, exclude_results: list[str], **init: Any) -> None:
-            if not self._remote_logger_class:
-                # The options Ray's own callback uses, minus runtime_env={"env_vars": {key}}.
-                self._remote_logger_class = ray.remote(
-                    num_cpus=0, **_force_on_current_node(), max_restarts=-1, max_task_retries=-1
-                )(self._logger_actor_cls)
-            super()._start_logging_actor(trial, exclude_results, **init)
-
-    return KeySafeWandbLoggerCallback(**kwargs)
-
-
 # --------------------------------------------------------------------------- running
 
 
 @dataclass(frozen=True)
 class WandbSettings:
-    """wandb through Ray's WandbLoggerCallback: one wandb run per trial, grouped."""
+    """wandb for a sweep: one wandb run per trial, grouped (see ``trial_logging``)."""
 
     project: str = "edge_rl"
     group: str | None = None
@@ -339,11 +262,10 @@ def run_sweep(
     callbacks: list[Any] = [CSVLoggerCallback(), JsonLoggerCallback(), SlashNamedTBXLogger()]
     if wandb is not None:
         callbacks.append(
-            key_safe_wandb_callback(
+            WandbTrialsCallback(
                 project=wandb.project,
                 group=wandb.group or sweep.name,
                 tags=list(wandb.tags) or [sweep.run.algo, sweep.run.preset, sweep.name],
-                log_config=False,  # the resolved config goes to wandb.config once, per trial
             )
         )
     scheduler = None
@@ -439,13 +361,13 @@ def _cell(value: Any) -> str:
 
 def _sort_key(row: dict[str, Any], sweep: Sweep) -> float:
     value = row.get(sweep.metric)
-    if not _finite(value):
+    if not is_finite_number(value):
         return math.inf
     return -value if sweep.mode == "max" else value
 
 
 def _best(rows: list[dict[str, Any]], sweep: Sweep) -> dict[str, Any] | None:
-    ranked = [r for r in rows if _finite(r.get(sweep.metric)) and r.get("checkpoint")]
+    ranked = [r for r in rows if is_finite_number(r.get(sweep.metric)) and r.get("checkpoint")]
     return min(ranked, key=lambda r: _sort_key(r, sweep)) if ranked else None
 
 
@@ -464,7 +386,7 @@ def plot_heatmap(rows: list[dict[str, Any]], sweep: Sweep, path: Path) -> Path:
     for j, y in enumerate(ys):
         for i, x in enumerate(xs):
             cell = [r[sweep.metric] for r in rows if r[xkey] == x and r[ykey] == y]
-            cell = [v for v in cell if _finite(v)]
+            cell = [v for v in cell if is_finite_number(v)]
             if cell:
                 values[j, i] = float(np.mean(cell))
     fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * len(xs) + 3), max(3.5, 0.9 * len(ys) + 2)))

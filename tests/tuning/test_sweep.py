@@ -131,9 +131,10 @@ def _tb_tags(trial_dir: Path) -> set[str]:
 
 
 def _wandb_record(path: Path) -> bytes:
-    """The run's record file as it is when the sweep returns: each trial's logging actor tears
-    wandb down (wandb-core writes the run and exits) before the callback kills it, so nothing
-    may still be in flight (a killed actor once left CI a file holding only its header)."""
+    """The run's record file as it is when the sweep returns: the driver wrote every trial's
+    run and tore wandb down (wandb-core writes the runs and exits) before the sweep returned,
+    so nothing may still be in flight (Ray's killed logging actors once left CI a file holding
+    only its header)."""
     return path.read_bytes()
 
 
@@ -156,6 +157,7 @@ def test_debug_sweep_runs_two_trials_with_asha_wandb_table_heatmap_and_best_chec
     assert {(r["diffusion_steps"], r["attention_depth"]) for r in rows} == {("1", "1"), ("2", "1")}
     assert all(r["error"] == "" for r in rows)
     assert "env/episode_return_last100" in printed and "best checkpoint:" in printed
+    assert "wandb: one run per trial under" in printed and "wandb sync" in printed
     assert (out / "heatmap.png").stat().st_size > 1000
     summary = json.loads((out / "summary.json").read_text())
     assert Path(summary["best_checkpoint"]).is_dir()
@@ -184,34 +186,68 @@ def test_debug_sweep_runs_two_trials_with_asha_wandb_table_heatmap_and_best_chec
     assert not leaked, leaked
 
 
-def test_wandb_logging_actor_owns_its_service_and_tears_it_down(
-    monkeypatch: pytest.MonkeyPatch,
+class _FakeTrial:
+    """What WandbTrialsCallback reads of a Tune trial."""
+
+    def __init__(self, trial_id: str, local_path: Path, config: dict) -> None:
+        self.trial_id, self.local_path, self.config = trial_id, str(local_path), config
+
+    def __str__(self) -> str:
+        return f"ADSAC_{self.trial_id}"
+
+
+def test_wandb_trials_callback_writes_concurrent_trial_runs_completely_by_experiment_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """wandb.teardown() waits only for a wandb-core the process started, so the logging actor
-    must not attach to one through an inherited WANDB_SERVICE token; and it tears down even
-    when Ray's run() fails."""
-    from ray.air.integrations.wandb import _WandbLoggingActor
+    """The driver holds one wandb run per trial, two open at once; each run's file holds its
+    own config and figures (not just the header) as soon as on_experiment_end returns, and the
+    wandb-core service this process started is gone with its token."""
+    import wandb
 
-    from edge_rl.training.sweeps import key_safe_wandb_callback
+    from edge_rl.training.trial_logging import WandbTrialsCallback
 
-    seen: list[str | None] = []
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.delenv("WANDB_SERVICE", raising=False)
+    callback = WandbTrialsCallback(project="edge_rl_test", group="unit-group", tags=["unit"])
+    trials = [
+        _FakeTrial(f"t{i}", tmp_path / f"trial{i}", {"diffusion_steps": 3 + i, "callbacks": object})
+        for i in range(2)
+    ]
+    for trial in trials:
+        callback.on_trial_start(0, trials, trial)
+    for step in (100, 200):
+        for i, trial in enumerate(trials):
+            result = {"env": {"steps": step, "episode_return_last100": 10.0 * i + step},
+                      "losses": {"critic": float("nan")}, "done": False}  # fmt: skip
+            callback.on_trial_result(0, trials, trial, result)
+    callback.on_trial_complete(0, trials, trials[0])  # the other is still open at the end
+    callback.on_experiment_end(trials)
+    assert os.environ.get("WANDB_SERVICE") is None
+    for i, trial in enumerate(trials):
+        (run_file,) = Path(trial.local_path).glob("wandb/offline-run-*/run-*.wandb")
+        record = run_file.read_bytes()
+        for needle in (b"env/episode_return_last100", b"diffusion_steps", b"unit-group",
+                       b"edge_rl_test", f"ADSAC_t{i}".encode()):  # fmt: skip
+            assert needle in record, (i, needle)
+        assert b"losses/critic" not in record  # NaN figures are left out, as in TensorBoard
+    assert wandb.run is None
 
-    def fake_run(self: object) -> None:
-        seen.append(os.environ.get("WANDB_SERVICE"))
-        raise RuntimeError("logging failed")
 
-    class FakeWandb:
-        torn_down = 0
+def test_wandb_trials_callback_survives_a_run_that_cannot_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Tracking must not end a sweep: a trial whose run cannot start is reported and skipped."""
+    from edge_rl.training import trial_logging
+    from edge_rl.training.trial_logging import WandbTrialsCallback
 
-        def teardown(self) -> None:
-            FakeWandb.torn_down += 1
+    def broken(**kwargs: object) -> None:
+        raise RuntimeError("wandb: network unreachable")
 
-    monkeypatch.setattr(_WandbLoggingActor, "run", fake_run)
-    monkeypatch.setenv("WANDB_SERVICE", "3-12345-unix-/tmp/someone-elses-wandb-core")
-    actor_cls = key_safe_wandb_callback(project="p")._logger_actor_cls
-    actor = actor_cls.__new__(actor_cls)
-    actor._wandb = FakeWandb()
-    with pytest.raises(RuntimeError, match="logging failed"):
-        actor.run()
-    assert seen == [None]
-    assert FakeWandb.torn_down == 1
+    monkeypatch.setattr(trial_logging, "start_wandb_run", broken)
+    callback = WandbTrialsCallback(project="p", group="g", tags=[])
+    trial = _FakeTrial("t0", tmp_path, {})
+    callback.on_trial_start(0, [trial], trial)
+    callback.on_trial_result(0, [trial], trial, {"env": {"steps": 1}})
+    callback.on_trial_complete(0, [trial], trial)
+    callback.on_experiment_end([trial])
+    assert "could not start a run for trial ADSAC_t0" in capsys.readouterr().out
