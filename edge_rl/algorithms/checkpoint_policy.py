@@ -3,6 +3,16 @@
 ``edge-rl evaluate --checkpoint DIR`` loads the trained RLModule from a checkpoint written by
 ``edge-rl train`` and acts with the deterministic version of its action distribution (argmax), so
 learned and heuristic policies share one report.
+
+How a checkpoint picks its greedy action (``act_by``, ``edge-rl evaluate --act-by``):
+
+- ``argmax``: the argmax of one forward pass (the reference's evaluation; for a diffusion actor
+  one denoising chain from one noise draw, so the "greedy" action still depends on the noise).
+- ``mean-probs:K``: the argmax of the action probabilities averaged over K passes (K chains from
+  independent noise): the mode of the diffusion policy's marginal pi(a|s) = E_noise[softmax(x_0)]
+  rather than of one sample of it. Stateless modules only.
+- ``critic``: the argmax of min(Q1, Q2)(s, .) of the checkpoint's twin critics (ADSAC, D2SAC),
+  ignoring the actor: a diagnostic of how far the actor lags the critic it is trained against.
 """
 
 from __future__ import annotations
@@ -18,6 +28,23 @@ import torch
 from edge_rl.baselines.base import Policy
 
 MODULE_SUBPATH = Path("learner_group/learner/rl_module/default_policy")
+
+#: the forms of ``act_by`` (K a whole number >= 2)
+ACT_BY_FORMS = ("argmax", "mean-probs:K", "critic")
+
+
+def parse_act_by(text: str) -> tuple[str, int]:
+    """``argmax`` | ``critic`` | ``mean-probs:K`` -> (mode, passes); a ValueError says what to
+    write instead."""
+    if text in ("argmax", "critic"):
+        return text, 1
+    mode, _, count = text.partition(":")
+    if mode == "mean-probs" and count.isdigit() and int(count) >= 2:
+        return mode, int(count)
+    raise ValueError(
+        f"--act-by {text!r}: write one of {', '.join(ACT_BY_FORMS)} (K a whole number >= 2, "
+        "e.g. mean-probs:8)"
+    )
 
 
 def resolve_checkpoint(path: str | Path) -> tuple[Path, dict[str, Any]]:
@@ -54,6 +81,9 @@ class CheckpointPolicy(Policy):
         checkpoint: a checkpoint directory (or a run directory: its newest checkpoint).
         seed: seeds torch's RNG (the diffusion actor draws noise even when greedy).
         name: the name reports use (default: the run's algorithm).
+        sample: act by sampling the exploration distribution instead of greedily.
+        act_by: how the greedy action is picked (module docstring): ``argmax``,
+            ``mean-probs:K`` or ``critic``.
     """
 
     def __init__(
@@ -62,6 +92,7 @@ class CheckpointPolicy(Policy):
         seed: int | None = None,
         name: str | None = None,
         sample: bool = False,
+        act_by: str = "argmax",
     ):
         super().__init__(seed)
         from ray.rllib.core.rl_module.rl_module import RLModule
@@ -83,8 +114,27 @@ class CheckpointPolicy(Policy):
         # it starts from the module's initial state at every ``reset`` (a new trial).
         self.stateful = bool(self.module.is_stateful())
         self._state: Any = None
+        self.act_mode, self.passes = parse_act_by(act_by)
+        self._check_act_mode()
         if seed is not None:
             torch.manual_seed(seed)
+
+    def _check_act_mode(self) -> None:
+        algo = self.spec.get("algo", "this checkpoint")
+        if self.act_mode != "argmax" and self.sample:
+            raise ValueError(
+                f"--act-by {self.act_mode} picks a greedy action; drop --sample-actions"
+            )
+        if self.act_mode == "critic" and not hasattr(self.module, "q_values"):
+            raise ValueError(
+                f"--act-by critic needs a checkpoint with twin critics (adsac, d2sac); "
+                f"{algo} at {self.checkpoint} has none"
+            )
+        if self.act_mode == "mean-probs" and self.stateful:
+            raise ValueError(
+                f"--act-by mean-probs:K needs a stateless policy; {algo} is recurrent (its "
+                "memory would advance K times per step)"
+            )
 
     def reset(self, env: gym.Env) -> None:
         if self.stateful:
@@ -101,6 +151,14 @@ class CheckpointPolicy(Policy):
             obs = obs.reshape(-1)  # RLlib's built-ins were trained on flattened token arrays
         with torch.no_grad():
             obs_t = torch.as_tensor(obs).unsqueeze(0)
+            if self.act_mode == "critic":
+                q1_BA, q2_BA = self.module.q_values(obs_t)
+                return int(torch.minimum(q1_BA, q2_BA)[0].argmax())
+            if self.act_mode == "mean-probs":
+                # K rows of the same state: one batched pass, independent noise per row
+                obs_KF = obs_t.expand(self.passes, *obs_t.shape[1:])
+                logits_KA = self.module.forward_inference({"obs": obs_KF})["action_dist_inputs"]
+                return int(torch.softmax(logits_KA.reshape(self.passes, -1), -1).mean(0).argmax())
             if self.stateful:
                 if self._state is None:
                     self.reset(env)

@@ -52,6 +52,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="checkpoints act by sampling their action distribution (default: greedy argmax)",
     )
+    p.add_argument(
+        "--act-by",
+        nargs="+",
+        default=["argmax"],
+        metavar="MODE",
+        help=(
+            "how checkpoints pick their greedy action, each mode a policy of its own in the "
+            "report (NAME[MODE]): argmax (one forward pass, the default), mean-probs:K (argmax "
+            "of the action probabilities averaged over K diffusion chains), critic (argmax of "
+            "the twin critics' min Q: adsac/d2sac)"
+        ),
+    )
     p.add_argument("--seeds", nargs="+", type=int, required=True, metavar="S")
     p.add_argument("--episodes-per-seed", type=int, default=1, metavar="K")
     p.add_argument(
@@ -155,6 +167,33 @@ def _checkpoint_names(args: argparse.Namespace, checkpoints: list) -> list[str]:
     return names[len(args.policy) :]
 
 
+def _act_by_entries(
+    args: argparse.Namespace, checkpoints: list, names: list[str]
+) -> tuple[list, list[str]]:
+    """--act-by: each (checkpoint, spec) once per mode, named NAME[MODE] unless the mode is the
+    default argmax; every checkpoint is loaded once per mode here so that a mode it cannot do
+    is a one-line error before any episode runs. Returns (entries, names); an entry is
+    (ckpt, spec, act_by)."""
+    from edge_rl.algorithms.checkpoint_policy import CheckpointPolicy, parse_act_by
+
+    modes = list(dict.fromkeys(args.act_by))
+    try:
+        for mode in modes:
+            parse_act_by(mode)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    entries, entry_names = [], []
+    for (ckpt, spec), name in zip(checkpoints, names, strict=True):
+        for mode in modes:
+            try:
+                CheckpointPolicy(ckpt, sample=args.sample_actions, act_by=mode)
+            except ValueError as err:
+                raise UsageError(str(err)) from None
+            entries.append((ckpt, spec, mode))
+            entry_names.append(name if mode == "argmax" else f"{name}[{mode}]")
+    return entries, entry_names
+
+
 def _check_paired_against(args: argparse.Namespace, names: list[str]) -> None:
     if args.paired_against is None:
         return
@@ -180,7 +219,7 @@ def _paired(args: argparse.Namespace, env_family: str, records: list) -> tuple |
 def run(args: argparse.Namespace) -> int:
     checkpoints = _apply_checkpoint_defaults(args)
     _validate(args)
-    names = _checkpoint_names(args, checkpoints)
+    checkpoints, names = _act_by_entries(args, checkpoints, _checkpoint_names(args, checkpoints))
     _check_paired_against(args, [*args.policy, *names])
     if args.schedule is not None:
         return _run_schedule(args, checkpoints, names)
@@ -207,7 +246,7 @@ def run(args: argparse.Namespace) -> int:
             )
         except (ValueError, TypeError) as err:  # bad --set values surface here
             raise UsageError(str(err).splitlines()[0]) from None
-    for (ckpt, spec), name in zip(checkpoints, names, strict=True):
+    for (ckpt, spec, act_by), name in zip(checkpoints, names, strict=True):
         from edge_rl.algorithms.checkpoint_policy import CheckpointPolicy
 
         if spec and (spec.get("env"), spec.get("preset")) != (args.env, args.preset):
@@ -219,8 +258,8 @@ def run(args: argparse.Namespace) -> int:
         records += evaluate(
             args.env,
             args.preset,
-            lambda seed, ckpt=ckpt, name=name: CheckpointPolicy(
-                ckpt, seed=seed, name=name, sample=args.sample_actions
+            lambda seed, ckpt=ckpt, name=name, act_by=act_by: CheckpointPolicy(
+                ckpt, seed=seed, name=name, sample=args.sample_actions, act_by=act_by
             ),
             args.seeds,
             episodes_per_seed=args.episodes_per_seed,
@@ -288,12 +327,12 @@ def _run_schedule(args: argparse.Namespace, checkpoints: list, names: list[str])
         (name, lambda seed, name=name: make_policy("load-balance", name, seed=seed), overrides)
         for name in args.policy
     ]
-    for (ckpt, spec), name in zip(checkpoints, names, strict=True):
+    for (ckpt, spec, act_by), name in zip(checkpoints, names, strict=True):
         makers.append(
             (
                 name,
-                lambda seed, c=ckpt, n=name: CheckpointPolicy(
-                    c, seed=seed, name=n, sample=args.sample_actions
+                lambda seed, c=ckpt, n=name, a=act_by: CheckpointPolicy(
+                    c, seed=seed, name=n, sample=args.sample_actions, act_by=a
                 ),
                 checkpoint_knobs(spec, "load-balance-trials", overrides, overrides),
             )

@@ -129,6 +129,43 @@ def test_checkpoint_restore_gives_identical_greedy_actions(ray_session, tmp_path
     assert acts == [int(before[0])]
 
 
+def _check_act_by_modes(run: Path, report: Path, capsys) -> None:
+    """--act-by: each mode is a policy of its own in one report; critic acts by its twin Qs'
+    min, mean-probs by the mean of K chains' probabilities; modes a checkpoint cannot do and
+    malformed modes are one-line errors."""
+    from edge_rl.evaluation.runner import make_env
+
+    code = main(
+        ["evaluate", "--checkpoint", str(run), "--act-by", "argmax", "mean-probs:4", "critic",
+         "--seeds", "0", "--json", str(report), "--paired-against", "adsac"]
+    )  # fmt: skip
+    assert code == 0
+    names = {e["policy"] for e in json.loads(report.read_text())["episodes"]}
+    assert names == {"adsac", "adsac[mean-probs:4]", "adsac[critic]"}
+    env = make_env("aigc", "adsac-paper", world_seed=0)
+    obs, _ = env.reset(seed=3)
+    obs_t = torch.as_tensor(np.asarray(obs, np.float32)).unsqueeze(0)
+    critic = CheckpointPolicy(run, act_by="critic")
+    q1_BA, q2_BA = critic.module.q_values(obs_t)
+    assert critic.act(obs, env) == int(torch.minimum(q1_BA, q2_BA).argmax())
+    mean = CheckpointPolicy(run, act_by="mean-probs:64")
+    torch.manual_seed(7)
+    with torch.no_grad():
+        logits_KA = mean.module.forward_inference({"obs": obs_t.expand(64, -1)})
+    expected = int(torch.softmax(logits_KA["action_dist_inputs"], -1).mean(0).argmax())
+    torch.manual_seed(7)
+    assert mean.act(obs, env) == expected
+    capsys.readouterr()
+    for argv, needle in (
+        (["--act-by", "mean-probs:1"], "mean-probs:K"),
+        (["--act-by", "softmax"], "write one of argmax, mean-probs:K, critic"),
+        (["--act-by", "critic", "--sample-actions"], "drop --sample-actions"),
+    ):
+        code = main(["evaluate", "--checkpoint", str(run), "--seeds", "0", *argv])
+        err = capsys.readouterr().err
+        assert code == 2 and needle in err and len(err.strip().splitlines()) == 1, (argv, err)
+
+
 def test_train_then_evaluate_commands(ray_session, tmp_path: Path, capsys) -> None:
     out = tmp_path / "run"
     settings = [f"--set={k}={v}" for k, v in TINY.items()]
@@ -166,6 +203,7 @@ def test_train_then_evaluate_commands(ray_session, tmp_path: Path, capsys) -> No
     data = json.loads(report.read_text())
     assert {e["policy"] for e in data["episodes"]} == {"adsac", "crash-avoid"}
     assert data["preset"] == "adsac-paper" and data["world_seed"] == 0
+    _check_act_by_modes(out, tmp_path / "act_by.json", capsys)
     # resuming with another algorithm is a one-line error; without --algo, the run's own
     code = main(["train", "--algo", "sac", "--resume", str(out), "--timesteps", "128"])
     err = capsys.readouterr().err
@@ -225,6 +263,9 @@ def test_builtin_algorithms_train_and_evaluate(
     code = main(["evaluate", "--checkpoint", str(out), "--seeds", "0"])  # knobs from run.json
     assert code == 0
     assert algo in capsys.readouterr().out
+    code = main(["evaluate", "--checkpoint", str(out), "--seeds", "0", "--act-by", "critic"])
+    err = capsys.readouterr().err
+    assert code == 2 and "needs a checkpoint with twin critics" in err, err
 
 
 def test_averaged_checkpoint_holds_the_mean_weights_and_evaluates(
