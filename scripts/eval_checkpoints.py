@@ -16,6 +16,8 @@ episodes_per_trial=1``). Each run's ``best`` checkpoint is named in the JSON: pi
 validation seeds (say 100-119), then report it on the test seeds with ``edge-rl evaluate``, so
 the test seeds never choose the checkpoint. ``--from-iteration N`` skips the checkpoints before
 iteration N (a resumed run's new checkpoints only); ``best`` is then among those evaluated.
+``--act-by MODE`` picks the greedy action as ``edge-rl evaluate --act-by`` does (``critic``: the
+twin critics' argmax, so one run gives the curve of its critic beside that of its actor).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from edge_rl.algorithms.checkpoint_policy import CheckpointPolicy
+from edge_rl.algorithms.checkpoint_policy import CheckpointPolicy, parse_act_by
 from edge_rl.evaluation import evaluate, mean_ci
 from edge_rl.training.averaging import iteration_checkpoints
 
@@ -56,6 +58,7 @@ def evaluate_run(
     preset: str | None = None,
     env_set: dict[str, Any] | None = None,
     from_iteration: int = 0,
+    act_by: str = "argmax",
 ) -> dict[str, Any]:
     spec = json.loads((run / "run.json").read_text())["spec"]
     overrides = {**(spec.get("env_overrides") or {}), **(env_set or {})}
@@ -69,7 +72,7 @@ def evaluate_run(
         records = evaluate(
             spec["env"],
             preset or spec["preset"],
-            lambda seed, path=path: CheckpointPolicy(path, seed=seed),
+            lambda seed, path=path: CheckpointPolicy(path, seed=seed, act_by=act_by),
             seeds,
             world_seed=spec.get("world_seed"),
             **overrides,
@@ -99,6 +102,7 @@ def evaluate_run(
         "algo": spec["algo"],
         "preset": preset or spec["preset"],
         "env_overrides": overrides,
+        "act_by": act_by,
         "best": best["checkpoint"],
         "points": points,
     }
@@ -114,6 +118,14 @@ def _env_setting(text: str) -> tuple[str, Any]:
         return key, value
 
 
+def _act_by(text: str) -> str:
+    try:
+        parse_act_by(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return text
+
+
 def plot(curves: list[dict[str, Any]], metric: str, x: str, path: Path, title: str) -> None:
     import matplotlib
 
@@ -125,7 +137,11 @@ def plot(curves: list[dict[str, Any]], metric: str, x: str, path: Path, title: s
         pts = curve["points"]
         xs = np.array([p[x] for p in pts])
         mean = np.array([p[metric]["mean"] for p in pts])
-        ax.plot(xs, mean, marker="o", label=f"{curve['algo']} ({Path(curve['run']).name})")
+        mode = curve.get("act_by", "argmax")
+        label = f"{curve['algo']} ({Path(curve['run']).name})" + (
+            f" [{mode}]" if mode != "argmax" else ""
+        )
+        ax.plot(xs, mean, marker="o", label=label)
         ax.fill_between(
             xs, [p[metric]["low"] for p in pts], [p[metric]["high"] for p in pts], alpha=0.15
         )
@@ -162,6 +178,10 @@ def main(argv: list[str] | None = None) -> int:
         "--env-set", type=_env_setting, action="append", default=[], metavar="KEY=VALUE",
         help="env knob for the evaluation (overrides the run's), e.g. episodes_per_trial=1",
     )  # fmt: skip
+    parser.add_argument(
+        "--act-by", type=_act_by, default="argmax", metavar="MODE",
+        help="greedy action of each checkpoint: argmax (default), mean-probs:K or critic",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if args.from_json is not None:
         curves = json.loads(args.from_json.read_text())["curves"]
@@ -182,7 +202,13 @@ def main(argv: list[str] | None = None) -> int:
         try:
             curves.append(
                 evaluate_run(
-                    run, args.seeds, metric, args.preset, dict(args.env_set), args.from_iteration
+                    run,
+                    args.seeds,
+                    metric,
+                    args.preset,
+                    dict(args.env_set),
+                    args.from_iteration,
+                    args.act_by,
                 )
             )
         except ValueError as err:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -140,8 +142,22 @@ def _check_act_by_modes(run: Path, report: Path, capsys) -> None:
          "--seeds", "0", "--json", str(report), "--paired-against", "adsac"]
     )  # fmt: skip
     assert code == 0
-    names = {e["policy"] for e in json.loads(report.read_text())["episodes"]}
-    assert names == {"adsac", "adsac[mean-probs:4]", "adsac[critic]"}
+    episodes = json.loads(report.read_text())["episodes"]
+    assert {e["policy"] for e in episodes} == {"adsac", "adsac[mean-probs:4]", "adsac[critic]"}
+    # the learning-curve script acts the same way: the critic is deterministic, so its final
+    # checkpoint scores exactly what evaluate reported
+    curves = report.with_name("curves.json")
+    script = Path(__file__).resolve().parents[2] / "scripts" / "eval_checkpoints.py"
+    proc = subprocess.run(
+        [sys.executable, str(script), str(run), "--seeds", "0", "--act-by", "critic",
+         "--json", str(curves)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    (curve,) = json.loads(curves.read_text())["curves"]
+    critic_return = next(e["return"] for e in episodes if e["policy"] == "adsac[critic]")
+    assert curve["act_by"] == "critic" and curve["points"][-1]["checkpoint"] == "final"
+    assert curve["points"][-1]["return"]["mean"] == pytest.approx(critic_return)
     env = make_env("aigc", "adsac-paper", world_seed=0)
     obs, _ = env.reset(seed=3)
     obs_t = torch.as_tensor(np.asarray(obs, np.float32)).unsqueeze(0)
@@ -271,9 +287,6 @@ def test_builtin_algorithms_train_and_evaluate(
 def test_averaged_checkpoint_holds_the_mean_weights_and_evaluates(
     ray_session, tmp_path: Path, capsys
 ) -> None:
-    import subprocess
-    import sys
-
     from ray.rllib.core.rl_module.rl_module import RLModule
 
     from edge_rl.algorithms.checkpoint_policy import MODULE_SUBPATH
