@@ -20,6 +20,10 @@ up unchanged.
   the public ADSAC code, so this baseline flatters the reference), "eager"
   (``DiffusionActor`` under ``torch.inference_mode``) and "compiled" (``CompiledActor``:
   ``torch.compile`` with inductor's C++ wrapper).
+- ``actor_latency_ms_mean_probs``: one decision by ``edge-rl evaluate --act-by mean-probs:K``
+  (the argmax of the action probabilities averaged over K chains, run as one batch of K rows)
+  for K = 1, 8, 32, eager, one CPU thread, paper-adsac depth 1 width 64: what the better
+  greedy action costs.
 - ``learner_updates_per_s``: plain-torch D2SAC/ADSAC updates per second at batch 512 (critic
   step, actor step, Polyak on both targets; 3-step targets from the target actor and critics),
   with one thread and with torch's default thread count.
@@ -219,6 +223,27 @@ def actor_latency_ms_batch1(args: BenchArgs) -> dict[str, dict[str, float]]:
     }
     with _Threads(1):
         return {name: _latency_variants(name, *v, args) for name, v in variants.items()}
+
+
+def actor_latency_ms_mean_probs(args: BenchArgs) -> dict[str, dict[str, float]]:
+    """Median ms per decision by the mean of K chains' probabilities (1 thread, eager)."""
+    layout, obs_shape, num_actions = PAPER_ADSAC
+    torch.manual_seed(args.seed)
+    encoder = EncoderConfig(width=64, depth=1)
+    actor = DiffusionActor(layout, obs_shape, num_actions, encoder, DiffusionConfig(steps=5))
+    actor.eval()
+    obs = torch.rand(1, *obs_shape, generator=torch.Generator().manual_seed(args.seed))
+    gen = torch.Generator().manual_seed(args.seed)
+
+    def decide(passes: int) -> int:
+        logits_KA = actor(obs.expand(passes, *obs_shape), gen)
+        return int(torch.softmax(logits_KA, -1).mean(0).argmax())
+
+    row: dict[str, float] = {}
+    with _Threads(1), torch.inference_mode():
+        for passes in (1, 8, 32):
+            row[f"K={passes}"] = _median_ms(lambda p=passes: decide(p), args.calls, args.warmup)
+    return {"paper-adsac depth1 width64": row}
 
 
 # --------------------------------------------------------------------------- learner updates
@@ -451,6 +476,7 @@ def env_steps_sampled_per_s(args: BenchArgs) -> dict[str, dict[str, float]]:
 
 FIGURES: dict[str, Callable[[BenchArgs], dict[str, dict[str, float]]]] = {
     "actor_latency_ms_batch1": actor_latency_ms_batch1,
+    "actor_latency_ms_mean_probs": actor_latency_ms_mean_probs,
     "learner_updates_per_s": learner_updates_per_s,
     "rllib_learner_updates_per_s": rllib_learner_updates_per_s,
     "env_steps_sampled_per_s": env_steps_sampled_per_s,

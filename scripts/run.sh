@@ -20,8 +20,10 @@ edge-rl train --algo adsac --env aigc --preset adsac-paper --world-seed 0 \
   --set updates_per_env_step=0.25 --output "$out/adsac"
 aigc_policies=$(python -c "from edge_rl.baselines import POLICIES; print(' '.join(POLICIES['aigc']))")
 lb_policies=$(python -c "from edge_rl.baselines import POLICIES; print(' '.join(POLICIES['load-balance']))")
-edge-rl evaluate --checkpoint "$out/adsac" --policy $aigc_policies --seeds 0 1 2 3 4 \
-  --json "$out/aigc-adsac-paper.json" --plot "$out/aigc-adsac-paper.png"
+# The checkpoint's greedy action two ways: the argmax of one diffusion chain (the reference's
+# evaluation) and of the probabilities averaged over 32 chains (README, "Evaluating policies").
+edge-rl evaluate --checkpoint "$out/adsac" --act-by argmax mean-probs:32 --policy $aigc_policies \
+  --seeds 0 1 2 3 4 --json "$out/aigc-adsac-paper.json" --plot "$out/aigc-adsac-paper.png"
 edge-rl evaluate --env load-balance --preset park --policy $lb_policies \
   --seeds $(seq 0 19) --json "$out/load-balance-park.json" --plot "$out/load-balance-park.png"
 echo "results in $out/"

@@ -30,6 +30,7 @@ def test_latency_figure_smoke_run_writes_json(tmp_path):
         "--no-compile",
         "--only",
         "actor_latency_ms_batch1",
+        "actor_latency_ms_mean_probs",
     ]
     done = subprocess.run(
         cmd + ["--json", str(out)], capture_output=True, text=True, cwd=ROOT, timeout=300
@@ -40,6 +41,8 @@ def test_latency_figure_smoke_run_writes_json(tmp_path):
     assert "paper-adsac depth1 width64" in rows and "paper-adsac depth1 width256" in rows
     for row in rows.values():
         assert set(row) == {"straightforward", "eager"} and all(v > 0 for v in row.values())
+    (mean_probs,) = figures["actor_latency_ms_mean_probs"].values()
+    assert set(mean_probs) == {"K=1", "K=8", "K=32"} and all(v > 0 for v in mean_probs.values())
     assert "learner_updates_per_s" not in figures
     assert "actor_latency_ms_batch1" in done.stdout
 
