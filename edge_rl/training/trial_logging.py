@@ -3,15 +3,16 @@ slash names as a run's metrics.csv (``env/episode_return_mean``, ``losses/critic
 steps as the step.
 
 wandb: one run per Tune trial, written by the sweep's driver process. Ray's own
-``WandbLoggerCallback`` writes each trial's run from a remote logging actor and kills that actor
-as soon as its ``run()`` returns; its wandb-core service process ends with it, and on a loaded
-machine an offline run file was left holding only its header (CI saw this several times, with
-and without a teardown inside the actor). Ray's callback also copies ``WANDB_API_KEY`` into the
+``WandbLoggerCallback`` writes each trial's run from a remote logging actor, asynchronously:
+the actor is killed as soon as its ``run()`` returns, and Tune uploads the driver's staging
+folders (where those runs are written) before the experiment's end callbacks wait for the
+actors; on a loaded machine the offline run file in the sweep's output held only its header (CI
+saw this several times, with and without a teardown inside the actor). Ray's callback also copies ``WANDB_API_KEY`` into the
 actor's runtime env, which Ray writes to its logs in plain text. Here the driver opens the runs
-itself (``wandb.init(reinit="create_new")``: several open at once), logs each result's finite
-scalars, finishes a run when its trial ends, and tears wandb down once when the experiment ends,
-so every run is on disk when ``edge-rl sweep`` returns and the key stays in the driver's own
-environment.
+itself (``wandb.init(reinit="create_new")``: several open at once) in the trial's own folder
+of a local storage (``trial_wandb_dir``), logs each result's finite scalars, finishes a run when
+its trial ends, and tears wandb down once when the experiment ends, so every run is on disk when
+``edge-rl sweep`` returns and the key stays in the driver's own environment.
 """
 
 from __future__ import annotations
@@ -65,6 +66,19 @@ class SlashNamedTBXLogger(TBXLoggerCallback):
         self._trial_writer[trial].flush()
 
 
+def trial_wandb_dir(trial: Any) -> Path:
+    """Where a trial's wandb files go: its folder in the sweep's storage when that is a local
+    (or mounted) filesystem, so they are written in place; else the driver's staging folder,
+    which Tune uploads. Tune's last upload of the staging folders comes before the experiment's
+    end callbacks, so files written there at the end could miss it."""
+    import pyarrow.fs
+
+    storage = getattr(trial, "storage", None)
+    if storage is not None and isinstance(storage.storage_filesystem, pyarrow.fs.LocalFileSystem):
+        return Path(trial.path)
+    return Path(trial.local_path)
+
+
 class WandbTrialsCallback(Callback):
     """One wandb run per trial (project, group, tags shared; the trial's resolved config as the
     run's config), opened and finished by the Tune driver. See the module docstring for why not
@@ -87,7 +101,7 @@ class WandbTrialsCallback(Callback):
                     group=self.group,
                     tags=self.tags,
                     config=plain_config_values(trial.config),
-                    directory=Path(trial.local_path),
+                    directory=trial_wandb_dir(trial),
                     alongside_others=True,
                     quiet=True,
                 )

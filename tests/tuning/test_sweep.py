@@ -233,6 +233,26 @@ def test_wandb_trials_callback_writes_concurrent_trial_runs_completely_by_experi
     assert wandb.run is None
 
 
+def test_trial_wandb_files_go_straight_to_local_storage_and_through_staging_otherwise(
+    tmp_path: Path,
+) -> None:
+    """On a local (or mounted) storage the runs are written in the trial's own folder, where no
+    later upload can leave them half-written; a remote storage gets them through the driver's
+    staging folder, which Tune uploads."""
+    from types import SimpleNamespace
+
+    import pyarrow.fs
+
+    from edge_rl.training.trial_logging import trial_wandb_dir
+
+    trial = _FakeTrial("t0", tmp_path / "staging", {})
+    trial.path = str(tmp_path / "storage" / "t0")
+    trial.storage = SimpleNamespace(storage_filesystem=pyarrow.fs.LocalFileSystem())
+    assert trial_wandb_dir(trial) == tmp_path / "storage" / "t0"
+    trial.storage = SimpleNamespace(storage_filesystem=object())  # e.g. S3FileSystem
+    assert trial_wandb_dir(trial) == tmp_path / "staging"
+
+
 def test_wandb_trials_callback_survives_a_run_that_cannot_start(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
