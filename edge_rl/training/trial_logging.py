@@ -3,15 +3,15 @@ slash names as a run's metrics.csv (``env/episode_return_mean``, ``losses/critic
 steps as the step.
 
 wandb: one run per Tune trial, written by the sweep's driver process. Ray's own
-``WandbLoggerCallback`` writes each trial's run from a remote logging actor, asynchronously:
-the actor is killed as soon as its ``run()`` returns, and Tune uploads the driver's staging
-folders (where those runs are written) before the experiment's end callbacks wait for the
-actors; on a loaded machine the offline run file in the sweep's output held only its header (CI
-saw this several times, with and without a teardown inside the actor). Ray's callback also copies ``WANDB_API_KEY`` into the
-actor's runtime env, which Ray writes to its logs in plain text. Here the driver opens the runs
-itself (``wandb.init(reinit="create_new")``: several open at once) in the trial's own folder
-of a local storage (``trial_wandb_dir``), logs each result's finite scalars, finishes a run when
-its trial ends, and tears wandb down once when the experiment ends, so every run is on disk when
+``WandbLoggerCallback`` writes each trial's run from a remote logging actor, asynchronously: the
+actor is killed as soon as its ``run()`` returns, and Tune uploads the driver's staging folders
+(where those runs are written) before the experiment's end callbacks wait for the actors; on a
+loaded machine the offline run file in the sweep's output held only its header (CI saw this several
+times, with and without a teardown inside the actor). Ray's callback also copies ``WANDB_API_KEY``
+into the actor's runtime env, which Ray writes to its logs in plain text. Here the driver opens the
+runs itself (``wandb.init(reinit="create_new")``: several open at once) in the trial's own folder of
+a local storage (``trial_wandb_dir``), logs each result's finite scalars, finishes a run when its
+trial ends, and tears wandb down once when the experiment ends, so every run is on disk when
 ``edge-rl sweep`` returns and the key stays in the driver's own environment.
 """
 
