@@ -89,10 +89,13 @@ class WandbTrialsCallback(Callback):
         self.group = group
         self.tags = list(tags)
         self._runs: dict[str, WandbRun] = {}
+        self._failed: set[str] = set()  # trials whose run could not start: not tried again
         self._started_any = False
 
     def _run_of(self, trial: Any) -> WandbRun | None:
         key = trial.trial_id
+        if key in self._failed:
+            return None
         if key not in self._runs:
             try:
                 self._runs[key] = start_wandb_run(
@@ -107,6 +110,7 @@ class WandbTrialsCallback(Callback):
                 )
             except Exception as exc:  # noqa: BLE001 - tracking must not end the sweep
                 print(f"wandb: could not start a run for trial {trial}: {exc!r}; not logged")
+                self._failed.add(key)
                 return None
             self._started_any = True
         return self._runs[key]

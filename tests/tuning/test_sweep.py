@@ -260,7 +260,10 @@ def test_wandb_trials_callback_survives_a_run_that_cannot_start(
     from edge_rl.training import trial_logging
     from edge_rl.training.trial_logging import WandbTrialsCallback
 
+    attempts: list[object] = []
+
     def broken(**kwargs: object) -> None:
+        attempts.append(kwargs)
         raise RuntimeError("wandb: network unreachable")
 
     monkeypatch.setattr(trial_logging, "start_wandb_run", broken)
@@ -271,3 +274,4 @@ def test_wandb_trials_callback_survives_a_run_that_cannot_start(
     callback.on_trial_complete(0, [trial], trial)
     callback.on_experiment_end([trial])
     assert "could not start a run for trial ADSAC_t0" in capsys.readouterr().out
+    assert len(attempts) == 1  # not tried again on every result
