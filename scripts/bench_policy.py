@@ -64,6 +64,7 @@ from edge_rl.models import (
     TwinQCritic,
     actor_loss,
     critic_loss,
+    mean_probs_action,
     n_step_targets,
     polyak_update,
     soft_state_value,
@@ -236,8 +237,7 @@ def actor_latency_ms_mean_probs(args: BenchArgs) -> dict[str, dict[str, float]]:
     gen = torch.Generator().manual_seed(args.seed)
 
     def decide(passes: int) -> int:
-        logits_KA = actor(obs.expand(passes, *obs_shape), gen)
-        return int(torch.softmax(logits_KA, -1).mean(0).argmax())
+        return mean_probs_action(actor(obs.expand(passes, *obs_shape), gen))
 
     row: dict[str, float] = {}
     with _Threads(1), torch.inference_mode():

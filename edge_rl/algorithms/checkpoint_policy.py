@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from edge_rl.baselines.base import Policy
+from edge_rl.models import mean_probs_action
 
 MODULE_SUBPATH = Path("learner_group/learner/rl_module/default_policy")
 
@@ -114,27 +115,28 @@ class CheckpointPolicy(Policy):
         # it starts from the module's initial state at every ``reset`` (a new trial).
         self.stateful = bool(self.module.is_stateful())
         self._state: Any = None
-        self.act_mode, self.passes = parse_act_by(act_by)
-        self._check_act_mode()
+        self.act_mode, self.passes = self.check_act_by(act_by)
         if seed is not None:
             torch.manual_seed(seed)
 
-    def _check_act_mode(self) -> None:
+    def check_act_by(self, act_by: str) -> tuple[str, int]:
+        """(mode, passes) of ``act_by``; a ValueError when this checkpoint cannot act that way
+        (or the text is malformed), saying what to change."""
+        mode, passes = parse_act_by(act_by)
         algo = self.spec.get("algo", "this checkpoint")
-        if self.act_mode != "argmax" and self.sample:
-            raise ValueError(
-                f"--act-by {self.act_mode} picks a greedy action; drop --sample-actions"
-            )
-        if self.act_mode == "critic" and not hasattr(self.module, "q_values"):
+        if mode != "argmax" and self.sample:
+            raise ValueError(f"--act-by {mode} picks a greedy action; drop --sample-actions")
+        if mode == "critic" and not hasattr(self.module, "q_values"):
             raise ValueError(
                 f"--act-by critic needs a checkpoint with twin critics (adsac, d2sac); "
                 f"{algo} at {self.checkpoint} has none"
             )
-        if self.act_mode == "mean-probs" and self.stateful:
+        if mode == "mean-probs" and self.stateful:
             raise ValueError(
                 f"--act-by mean-probs:K needs a stateless policy; {algo} is recurrent (its "
                 "memory would advance K times per step)"
             )
+        return mode, passes
 
     def reset(self, env: gym.Env) -> None:
         if self.stateful:
@@ -158,7 +160,7 @@ class CheckpointPolicy(Policy):
                 # K rows of the same state: one batched pass, independent noise per row
                 obs_KF = obs_t.expand(self.passes, *obs_t.shape[1:])
                 logits_KA = self.module.forward_inference({"obs": obs_KF})["action_dist_inputs"]
-                return int(torch.softmax(logits_KA.reshape(self.passes, -1), -1).mean(0).argmax())
+                return mean_probs_action(logits_KA.reshape(self.passes, -1))
             if self.stateful:
                 if self._state is None:
                     self.reset(env)

@@ -171,26 +171,24 @@ def _act_by_entries(
     args: argparse.Namespace, checkpoints: list, names: list[str]
 ) -> tuple[list, list[str]]:
     """--act-by: each (checkpoint, spec) once per mode, named NAME[MODE] unless the mode is the
-    default argmax; every checkpoint is loaded once per mode here so that a mode it cannot do
-    is a one-line error before any episode runs. Returns (entries, names); an entry is
-    (ckpt, spec, act_by)."""
+    default argmax; each checkpoint is loaded once here and checked against every mode, so that
+    a mode it cannot do is a one-line error before any episode runs. Returns (entries, names);
+    an entry is (ckpt, spec, act_by)."""
     from edge_rl.algorithms.checkpoint_policy import CheckpointPolicy, parse_act_by
 
     modes = list(dict.fromkeys(args.act_by))
+    entries, entry_names = [], []
     try:
-        for mode in modes:
+        for mode in modes:  # malformed modes fail even without a checkpoint
             parse_act_by(mode)
+        for (ckpt, spec), name in zip(checkpoints, names, strict=True):
+            policy = CheckpointPolicy(ckpt, sample=args.sample_actions)
+            for mode in modes:
+                policy.check_act_by(mode)
+                entries.append((ckpt, spec, mode))
+                entry_names.append(name if mode == "argmax" else f"{name}[{mode}]")
     except ValueError as err:
         raise UsageError(str(err)) from None
-    entries, entry_names = [], []
-    for (ckpt, spec), name in zip(checkpoints, names, strict=True):
-        for mode in modes:
-            try:
-                CheckpointPolicy(ckpt, sample=args.sample_actions, act_by=mode)
-            except ValueError as err:
-                raise UsageError(str(err)) from None
-            entries.append((ckpt, spec, mode))
-            entry_names.append(name if mode == "argmax" else f"{name}[{mode}]")
     return entries, entry_names
 
 

@@ -16,6 +16,7 @@ from edge_rl.models.diffusion import (
     DiffusionActor,
     DiffusionConfig,
     greedy_actions,
+    mean_probs_action,
     sample_actions,
 )
 from edge_rl.models.inference import CompiledActor
@@ -56,6 +57,7 @@ __all__ = [
     "cosine_beta_schedule",
     "critic_loss",
     "greedy_actions",
+    "mean_probs_action",
     "linear_beta_schedule",
     "make_tokenizer",
     "n_step_targets",

@@ -388,3 +388,9 @@ def sample_actions(
 def greedy_actions(logits_BA: torch.Tensor) -> torch.Tensor:
     """actions_B = argmax_a logits_BA (evaluation)."""
     return logits_BA.argmax(dim=-1)
+
+
+def mean_probs_action(logits_KA: torch.Tensor) -> int:
+    """The argmax of softmax(logits) averaged over K passes for one state (K diffusion chains
+    from independent noise): the mode of the marginal policy E_noise[softmax(x_0)]."""
+    return int(torch.softmax(logits_KA, dim=-1).mean(0).argmax())
