@@ -12,7 +12,8 @@ How a checkpoint picks its greedy action (``act_by``, ``edge-rl evaluate --act-b
   independent noise): the mode of the diffusion policy's marginal pi(a|s) = E_noise[softmax(x_0)]
   rather than of one sample of it. Stateless modules only.
 - ``critic``: the argmax of min(Q1, Q2)(s, .) of the checkpoint's twin critics (ADSAC, D2SAC),
-  ignoring the actor: a diagnostic of how far the actor lags the critic it is trained against.
+  ignoring the actor (but not its feasibility mask, where it has one): a diagnostic of how far
+  the actor lags the critic it is trained against.
 """
 
 from __future__ import annotations
@@ -155,7 +156,9 @@ class CheckpointPolicy(Policy):
             obs_t = torch.as_tensor(obs).unsqueeze(0)
             if self.act_mode == "critic":
                 q1_BA, q2_BA = self.module.q_values(obs_t)
-                return int(torch.minimum(q1_BA, q2_BA)[0].argmax())
+                # a masked policy's critics never learned the values of infeasible actions
+                q_BA = self.module.actor.mask_logits(obs_t, torch.minimum(q1_BA, q2_BA))
+                return int(q_BA[0].argmax())
             if self.act_mode == "mean-probs":
                 # K rows of the same state: one batched pass, independent noise per row
                 obs_KF = obs_t.expand(self.passes, *obs_t.shape[1:])

@@ -38,6 +38,7 @@ from torch import nn
 
 from edge_rl.models.activations import Mish, mish
 from edge_rl.models.attention import EncoderConfig, StateEncoder
+from edge_rl.models.masking import FeasibilityMask
 from edge_rl.models.schedules import BETA_SCHEDULES, reverse_step_coefficients
 from edge_rl.models.tokenizers import ACTION_HEAD_MODES, default_action_head_mode
 
@@ -245,6 +246,8 @@ class DiffusionActor(nn.Module):
         encoder: the state encoder's settings (depth 0 = D2SAC).
         diffusion: the chain's settings.
         num_servers: E of a "paper-adsac" observation with K != 4 task types; else None.
+        mask: a feasibility mask (``edge_rl.models.masking``): ``forward`` then gives
+            infeasible actions probability 0; None (the reference) leaves logits as they are.
     """
 
     def __init__(
@@ -255,8 +258,10 @@ class DiffusionActor(nn.Module):
         encoder: EncoderConfig | None = None,
         diffusion: DiffusionConfig | None = None,
         num_servers: int | None = None,
+        mask: FeasibilityMask | None = None,
     ) -> None:
         super().__init__()
+        self.mask = mask
         encoder = encoder or EncoderConfig()
         diffusion = diffusion or DiffusionConfig()
         diffusion.validate()
@@ -353,7 +358,13 @@ class DiffusionActor(nn.Module):
         ``generator`` seeds the chain's noise (on the actor's device); None uses torch's global
         RNG.
         """
-        return self.decode(*self.encoder(obs), self.num_actions_of(obs), generator)
+        logits_BA = self.decode(*self.encoder(obs), self.num_actions_of(obs), generator)
+        return self.mask_logits(obs, logits_BA)
+
+    def mask_logits(self, obs: torch.Tensor, logits_BA: torch.Tensor) -> torch.Tensor:
+        """``logits_BA`` of ``obs`` with the feasibility mask applied (unchanged without one);
+        callers of ``decode`` apply it themselves."""
+        return logits_BA if self.mask is None else self.mask(obs, logits_BA)
 
     def decode(
         self,

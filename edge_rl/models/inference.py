@@ -39,7 +39,7 @@ class CompiledActor:
 
     def _logits_from_noise(self, obs: torch.Tensor, noise_NBA: torch.Tensor) -> torch.Tensor:
         state_BD, act_BAD = self.actor.encoder(obs)
-        return self.actor.denoise(state_BD, act_BAD, noise_NBA)
+        return self.actor.mask_logits(obs, self.actor.denoise(state_BD, act_BAD, noise_NBA))
 
     @torch.inference_mode()
     def __call__(self, obs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -342,6 +342,7 @@ def test_learned_temperature_changes_alpha() -> None:
         ),
         ({"async_sampling": "yes"}, "async_sampling='yes': must be true or false"),
         ({"async_sampling": True}, "add --num-env-runners 1"),
+        ({"action_masking": "yes"}, "action_masking='yes': must be true or false"),
     ],
 )
 def test_bad_config_values_are_clear(settings: dict, needle: str) -> None:
@@ -349,3 +350,52 @@ def test_bad_config_values_are_clear(settings: dict, needle: str) -> None:
     with pytest.raises(ValueError, match="ADSAC") as err:
         config.validate()
     assert needle in str(err.value)
+
+
+def test_action_masking_needs_an_aigc_env_config() -> None:
+    config = (
+        ADSACConfig()
+        .environment("edge_rl/AIGCEdge-v0", env_config={"preset": "nope"})
+        .training(action_masking=True)
+    )
+    with pytest.raises(ValueError, match="action_masking=True needs an AIGC env config") as err:
+        config.validate()
+    assert "unknown preset 'nope'" in str(err.value)
+    # unmasked, the env config is the env's business (as before)
+    ADSACConfig().environment("edge_rl/AIGCEdge-v0", env_config={"preset": "nope"}).validate()
+
+
+@pytest.mark.parametrize("shared_encoder", [False, True])
+def test_masked_learner_puts_no_probability_on_infeasible_actions(shared_encoder: bool) -> None:
+    torch.manual_seed(0)
+    learner, _ = _learner(action_masking=True, shared_encoder=shared_encoder)
+    module = learner.module[DEFAULT_MODULE_ID]
+    # the env's normalisers reach the module through its model config
+    assert module.model_config["feasibility"] == {
+        "t_max": 240.0,
+        "cap_max": 1400.0,
+        "num_servers": 10,
+    }
+    batch = _fixed_batch(64)
+    cols = batch.policy_batches[DEFAULT_MODULE_ID]
+    obs = torch.as_tensor(cols[Columns.OBS])
+    # written out from the paper layout: t / 240 at column 4, then [cap / 1400, free / cap, 4]
+    free_BE = obs[:, 6::3] * 1400 * obs[:, 7::3]
+    feasible_BA = (obs[:, 4:5] * 240 <= free_BE + 0.5).repeat_interleave(4, dim=1)
+    some = feasible_BA.any(dim=1)
+    assert some.any() and (~feasible_BA[some]).any()
+    outputs = {
+        "train": module.forward_train({Columns.OBS: obs})[ACTION_LOGITS],
+        "target": module.forward_target({Columns.OBS: obs})[TARGET_ACTION_LOGITS],
+        "inference": module.forward_inference({Columns.OBS: obs})[Columns.ACTION_DIST_INPUTS],
+    }
+    for name, logits in outputs.items():
+        probs = torch.softmax(logits, dim=-1)[some]
+        assert torch.all(probs[~feasible_BA[some]] == 0), name
+    result = learner.update(batch=batch, timesteps={"num_env_steps_sampled_lifetime": 0})
+    losses = result[DEFAULT_MODULE_ID]
+    assert np.isfinite(float(losses["actor_loss"].peek()))
+    assert np.isfinite(float(losses["critic_loss"].peek()))
+    # without the setting nothing is masked (the reference)
+    plain, _ = _learner()
+    assert plain.module[DEFAULT_MODULE_ID].actor.mask is None

@@ -66,6 +66,28 @@ def test_one_iteration_with_one_remote_env_runner(ray_session) -> None:
         algo.stop()
 
 
+def test_masked_env_runner_explores_feasible_actions_only(ray_session) -> None:
+    # a heavy load, so that many steps offer only some servers; the env runner is remote, so
+    # the mask travels to it in the module's config, as on a cluster
+    config = _config(num_env_runners=1, action_masking=True).environment(
+        env_config={"preset": "adsac-paper", "world_seed": 0, "arrival_rate": 0.004}
+    )
+    algo = config.build_algo()
+    try:
+        for _ in range(4):
+            algo.train()
+        size = len(algo.replay)
+        obs = algo.replay._cols["obs"][:size]
+        actions = algo.replay._cols["actions"][:size]
+    finally:
+        algo.stop()
+    free_BE = obs[:, 6::3] * 1400 * obs[:, 7::3]
+    feasible_BA = np.repeat(obs[:, 4:5] * 240 <= free_BE + 0.5, 4, axis=1)
+    some = feasible_BA.any(axis=1)
+    assert size >= 100 and (~feasible_BA[some]).any()
+    assert feasible_BA[np.arange(size), actions][some].all()
+
+
 def test_async_sampling_keeps_runners_sampling_and_their_weights_current(ray_session) -> None:
     algo = _config(num_env_runners=2, async_sampling=True).build_algo()
     fragment = 2 * 16  # envs per runner x rollout fragment length

@@ -105,6 +105,14 @@ class ADSACConfig(AlgorithmConfig):
         async_sampling (False: the env runners sample, then the learner updates; True: the
         remote env runners sample their next fragment while the learner updates, one
         iteration's weights behind; needs num_env_runners >= 1).
+
+    Action masking:
+        action_masking: False (the reference): the policy may pick a (server, model) whose
+            server lacks the free capacity for the task, and learns from the crash penalty not
+            to. True: such actions get probability zero in exploration, evaluation and every
+            loss (``edge_rl.models.masking``); feasibility is read from the observation (t and
+            each server's free capacity are in every layout), so the policy sees nothing new.
+            With no feasible action at all the policy acts unmasked.
     """
 
     def __init__(self, algo_class: type | None = None) -> None:
@@ -146,6 +154,7 @@ class ADSACConfig(AlgorithmConfig):
         self.checkpoint_replay_buffer = True
         self.update_order = "joint"
         self.async_sampling = False
+        self.action_masking = False
         # sampling: fragments of 32 steps per env keep per-iteration overhead low
         self.rollout_fragment_length = 32
         self.gym_env_vectorize_mode = "vector_entry_point"
@@ -186,6 +195,7 @@ class ADSACConfig(AlgorithmConfig):
         checkpoint_replay_buffer: bool = NotProvided,
         update_order: str = NotProvided,
         async_sampling: bool = NotProvided,
+        action_masking: bool = NotProvided,
         **kwargs: Any,
     ) -> ADSACConfig:
         """Set ADSAC's settings (see the class docstring) and AlgorithmConfig's own."""
@@ -215,13 +225,31 @@ class ADSACConfig(AlgorithmConfig):
             "observation_layout",
             "initial_alpha",
             "learn_alpha",
+            "action_masking",
         )
+
+    def feasibility_settings(self) -> dict[str, Any] | None:
+        """With ``action_masking``: the env's normalisers the RLModule needs to read "t <= free"
+        from a paper-layout observation (from ``env_config``); else None. A ValueError when
+        ``env_config`` is not a valid AIGC env config."""
+        if not self.action_masking:
+            return None
+        from edge_rl.envs.aigc.env import resolve_config
+        from edge_rl.envs.aigc.observation import feasibility_settings
+
+        env_config = dict(self.env_config or {})
+        for key in ("world_seed", "num_envs", "render_mode"):
+            env_config.pop(key, None)
+        preset = env_config.pop("preset", "adsac-paper")
+        config = env_config.pop("config", None)
+        return feasibility_settings(resolve_config(preset, config, env_config))
 
     @property
     @override(AlgorithmConfig)
     def _model_config_auto_includes(self) -> dict[str, Any]:
         return super()._model_config_auto_includes | {
-            k: getattr(self, k) for k in self.keys_of_model
+            **{k: getattr(self, k) for k in self.keys_of_model},
+            "feasibility": self.feasibility_settings(),
         }
 
     @override(AlgorithmConfig)
@@ -324,6 +352,12 @@ class ADSACConfig(AlgorithmConfig):
             bad(error)
         if self.lr is not None:
             bad("lr is not used: set actor_lr, critic_lr and alpha_lr instead (and lr=None)")
+        if not isinstance(self.action_masking, bool):
+            bad(f"action_masking={self.action_masking!r}: must be true or false")
+        try:
+            self.feasibility_settings()
+        except (TypeError, ValueError) as err:
+            bad(f"action_masking=True needs an AIGC env config: {err}")
         if self.observation_layout not in (None, "paper-adsac", "paper-agod", "tokens"):
             bad(
                 f"observation_layout={self.observation_layout!r}: use None (from the env), "

@@ -104,6 +104,19 @@ def token_layout(config: AIGCConfig) -> TokenLayout:
     )
 
 
+def normalisers(config: AIGCConfig) -> tuple[float, float]:
+    """(t_max, cap_max): the largest demand and capacity choices, by which the paper layouts
+    divide t and capacity (model code needs them to read t <= free back from an observation)."""
+    return float(config.choices("demand_range")[-1]), float(config.choices("capacity_range")[-1])
+
+
+def feasibility_settings(config: AIGCConfig) -> dict[str, float | int]:
+    """What model code needs to read "t <= free" back from this config's observations
+    (``edge_rl.models.masking.FeasibilityConfig`` minus the layout)."""
+    t_max, cap_max = normalisers(config)
+    return {"t_max": t_max, "cap_max": cap_max, "num_servers": config.num_servers}
+
+
 class ObservationBuilder:
     """Builds batches of observations of one layout from simulator state arrays.
 
@@ -121,8 +134,7 @@ class ObservationBuilder:
         num_e, num_m, num_k = config.num_servers, config.models_per_server, config.num_task_types
         self._e, self._m, self._k = num_e, num_m, num_k
         demand = config.choices("demand_range")
-        self.t_max = float(demand[-1])
-        self.cap_max = float(config.choices("capacity_range")[-1])
+        self.t_max, self.cap_max = normalisers(config)
         # Task features per (type, demand index) row k * T + i: one_hot(k), t/t_max, rt/rt_max.
         num_t = len(demand)
         table = np.zeros((num_k * num_t, num_k + 2))
@@ -232,4 +244,11 @@ class ObservationBuilder:
         return buf.copy()
 
 
-__all__ = ["TOKEN_FEATURES", "ObservationBuilder", "TokenLayout", "token_layout"]
+__all__ = [
+    "TOKEN_FEATURES",
+    "ObservationBuilder",
+    "TokenLayout",
+    "feasibility_settings",
+    "normalisers",
+    "token_layout",
+]

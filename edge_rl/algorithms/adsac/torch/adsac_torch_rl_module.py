@@ -28,6 +28,7 @@ from edge_rl.models import (
     TwinQCritic,
     TwinQHeads,
 )
+from edge_rl.models.masking import FeasibilityMask, feasibility_config
 from edge_rl.models.tokenizers import default_action_head_mode
 
 #: forward_train / forward_target output keys
@@ -84,7 +85,12 @@ class ADSACTorchRLModule(TorchRLModule, DefaultADSACRLModule):
             hidden=cfg.get("denoiser_hidden", 256),
             denoiser=cfg.get("denoiser"),
         )
-        self.actor = DiffusionActor(self.layout, obs_shape, num_actions, encoder, diffusion)
+        mask = None
+        if cfg.get("action_masking", False):  # older checkpoints have no key: unmasked
+            mask = FeasibilityMask(feasibility_config(self.layout, cfg.get("feasibility")))
+        self.actor = DiffusionActor(
+            self.layout, obs_shape, num_actions, encoder, diffusion, mask=mask
+        )
         if self.inference_only:
             # Rollout actors never train: no dropout noise in the actions they take.
             self.actor.eval()
@@ -170,7 +176,7 @@ class ADSACTorchRLModule(TorchRLModule, DefaultADSACRLModule):
             None if act_BAD is None else act_BAD.detach(),
             self.actor.num_actions_of(obs),
         )
-        out = {ACTION_LOGITS: logits_BA, ENCODED_STATE: state_BD}
+        out = {ACTION_LOGITS: self.actor.mask_logits(obs, logits_BA), ENCODED_STATE: state_BD}
         if act_BAD is not None:
             out[ENCODED_ACTIONS] = act_BAD
         return out
@@ -203,7 +209,8 @@ class ADSACTorchRLModule(TorchRLModule, DefaultADSACRLModule):
             # One pass of the target encoder serves the target critic and the target actor.
             state_BD, act_BAD = self.target_actor.encoder(obs)
             q1_BA, q2_BA = self.target_critic(state_BD, act_BAD if self.critic_per_action else None)
-            logits_BA = self.target_actor.decode(
-                state_BD, act_BAD, self.target_actor.num_actions_of(obs)
+            logits_BA = self.target_actor.mask_logits(
+                obs,
+                self.target_actor.decode(state_BD, act_BAD, self.target_actor.num_actions_of(obs)),
             )
         return {TARGET_ACTION_LOGITS: logits_BA, TARGET_Q1: q1_BA, TARGET_Q2: q2_BA}
