@@ -6,7 +6,12 @@ A run directory holds::
     metrics.csv       one row per iteration, slash-named columns (see METRIC_COLUMNS)
     metrics.jsonl     one object per iteration with every numeric metric, slash-named
     tensorboard/      the metrics.csv columns as TensorBoard scalars, under the same names
-    checkpoints/      iter_000010/ ... (the newest ``keep`` are kept) and final/
+    checkpoints/      iter_000010/ ... (the newest ``keep`` are kept) and final/, each with
+                      progress.json (iteration, env steps) beside RLlib's own files
+
+SIGINT (Ctrl-C) or SIGTERM (a cluster stopping the job) ends training after the current
+iteration with a final checkpoint; a second signal stops at once. A run that was killed
+without that resumes from its newest checkpoint, periodic or final.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ import csv
 import json
 import math
 import shutil
+import signal
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -116,13 +123,88 @@ class TrainResult:
     episode_return_mean: float | None
 
 
+#: the file each checkpoint of this loop carries beside RLlib's: {"iteration", "env_steps"}
+PROGRESS_FILE = "progress.json"
+
+
+def save_checkpoint(algo: Any, path: Path, env_steps: int) -> Path:
+    """``algo.save_to_path(path)``, then its progress file (written last, so a checkpoint that
+    has one was saved whole)."""
+    saved = Path(algo.save_to_path(str(path)))
+    progress = {"iteration": int(algo.iteration), "env_steps": int(env_steps)}
+    (saved / PROGRESS_FILE).write_text(json.dumps(progress) + "\n")
+    return saved
+
+
+def checkpoint_iteration(ckpt: Path) -> int | None:
+    """The training iteration a checkpoint was saved at: from its progress file, else from an
+    ``iter_N`` name; None for a final/ written before progress files existed."""
+    try:
+        return int(json.loads((ckpt / PROGRESS_FILE).read_text())["iteration"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    if ckpt.name.startswith("iter_") and ckpt.name[5:].isdigit():
+        return int(ckpt.name[5:])
+    return None
+
+
+def _written_at(ckpt: Path) -> float:
+    marker = ckpt / "rllib_checkpoint.json"
+    return (marker if marker.exists() else ckpt).stat().st_mtime
+
+
 def latest_checkpoint(output: Path) -> Path | None:
-    """The newest checkpoint of a run directory (final/ first, else the highest iter_*)."""
+    """The newest checkpoint of a run directory: the highest training iteration among final/
+    and iter_*/ (final/ on a tie). final/ is not always the newest: a resumed run that was
+    killed leaves the final/ of the invocation before and newer periodic checkpoints. Where an
+    iteration cannot be told (a final/ of older versions), the newest by write time."""
     root = Path(output) / "checkpoints"
+    if not root.is_dir():
+        return None
+    candidates = sorted(root.glob("iter_*"))
     if (root / "final").is_dir():
-        return root / "final"
-    iters = sorted(root.glob("iter_*")) if root.is_dir() else []
-    return iters[-1] if iters else None
+        candidates.append(root / "final")
+    if not candidates:
+        return None
+    iterations = [checkpoint_iteration(c) for c in candidates]
+    if None in iterations:
+        return max(candidates, key=lambda c: (_written_at(c), c.name == "final"))
+    return max(
+        zip(iterations, candidates, strict=True), key=lambda p: (p[0], p[1].name == "final")
+    )[1]
+
+
+class GracefulStop:
+    """Between ``install()`` and ``restore()`` (main thread only; elsewhere nothing changes):
+    the first SIGINT or SIGTERM asks the loop to stop after its current iteration
+    (``requested`` names the signal); a second one raises KeyboardInterrupt at once.
+    ``restore()`` puts the previous handlers back (Ray's driver has its own for SIGTERM)."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self, log: Callable[[str], None] = print) -> None:
+        self.requested: str | None = None
+        self._log = log
+        self._previous: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested is not None:
+            raise KeyboardInterrupt(f"second {signal.Signals(signum).name}: stopping now")
+        self.requested = signal.Signals(signum).name
+        self._log(
+            f"{self.requested}: stopping after this iteration with a final checkpoint "
+            "(send it again to stop at once, without one)"
+        )
+
+    def install(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            for sig in self.SIGNALS:
+                self._previous[sig] = signal.signal(sig, self._handle)
+
+    def restore(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous.clear()
 
 
 DEFAULT_CHECKPOINT_EVERY = 10  # iterations between periodic checkpoints (0: final only)
@@ -433,6 +515,8 @@ def run_training(
     window = EpisodeWindow(100)
     prev_updates: float | None = None
     last_known: dict[str, float | None] = {}
+    stop = GracefulStop(log)
+    stop.install()
     try:
         while True:
             t0 = time.perf_counter()
@@ -459,12 +543,14 @@ def run_training(
                 on_result(row)
             if after_iteration is not None:
                 after_iteration(algo)
-            done = steps >= spec.timesteps or (
-                max_minutes is not None and elapsed >= 60.0 * max_minutes
+            done = (
+                steps >= spec.timesteps
+                or (max_minutes is not None and elapsed >= 60.0 * max_minutes)
+                or stop.requested is not None
             )
             it = algo.iteration
             if checkpoint_every and it % checkpoint_every == 0 and not done:
-                last_ckpt = Path(algo.save_to_path(str(ckpt_root / f"iter_{it:06d}")))
+                last_ckpt = save_checkpoint(algo, ckpt_root / f"iter_{it:06d}", steps)
                 if keep > 0:  # keep=0: keep every periodic checkpoint (learning curves)
                     for old in sorted(ckpt_root.glob("iter_*"))[:-keep]:
                         shutil.rmtree(old, ignore_errors=True)
@@ -476,8 +562,9 @@ def run_training(
             )
             if done:
                 break
-        final = Path(algo.save_to_path(str(ckpt_root / "final")))
+        final = save_checkpoint(algo, ckpt_root / "final", steps)
     finally:
+        stop.restore()
         writer.close()
         algo.stop()
     log(f"checkpoint: {final}")

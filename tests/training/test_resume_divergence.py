@@ -4,6 +4,9 @@ loss and the last good checkpoint."""
 from __future__ import annotations
 
 import csv
+import json
+import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +61,40 @@ def test_stopped_run_resumes_at_its_checkpoint_iteration_and_steps(
     updates = [float(r["train/gradient_updates"]) for r in rows if r["train/gradient_updates"]]
     assert updates == sorted(updates) and updates[-1] > float(before[1]["train/gradient_updates"])
     assert result.env_steps == steps[-1] >= 160
+
+
+def test_sigterm_ends_with_a_final_checkpoint_and_a_killed_resume_restarts_from_the_newest(
+    ray_session, tmp_path: Path, tiny_spec
+) -> None:
+    spec = tiny_spec(timesteps=10_000)
+
+    def terminate_at_iteration_2(algo: Any) -> None:
+        if algo.iteration == 2:
+            os.kill(os.getpid(), signal.SIGTERM)  # what a cluster sends a job it stops
+
+    handler = signal.getsignal(signal.SIGTERM)
+    lines: list[str] = []
+    result = run_training(spec, tmp_path, checkpoint_every=0, log=lines.append,
+                          after_iteration=terminate_at_iteration_2)  # fmt: skip
+    assert result.iterations == 2 and any("SIGTERM: stopping" in line for line in lines)
+    final = tmp_path / "checkpoints" / "final"
+    assert json.loads((final / "progress.json").read_text()) == {"iteration": 2, "env_steps": 64}
+    assert signal.getsignal(signal.SIGTERM) == handler
+
+    # resumed, then killed (no final checkpoint) after a periodic one at iteration 4
+    def kill_at_iteration_5(algo: Any) -> None:
+        if algo.iteration == 5:
+            raise Stop
+
+    with pytest.raises(Stop):
+        run_training(spec, tmp_path, resume=True, checkpoint_every=2, log=lambda line: None,
+                     after_iteration=kill_at_iteration_5)  # fmt: skip
+    lines = []
+    # one iteration (the clock is already past the limit after it)
+    run_training(spec, tmp_path, resume=True, checkpoint_every=2, log=lines.append,
+                 max_minutes=1e-6)  # fmt: skip
+    # from iteration 4's periodic checkpoint, not the older final/ of iteration 2
+    assert "iter_000004" in lines[0] and "iteration 4" in lines[0], lines[0]
 
 
 def test_nan_loss_stops_the_run_naming_the_loss_and_last_checkpoint(
