@@ -69,6 +69,7 @@ from edge_rl.models import (
     polyak_update,
     soft_state_value,
 )
+from edge_rl.models.masking import FeasibilityConfig, FeasibilityMask
 
 PAPER_ADSAC = ("paper-adsac", (36,), 40)
 # "tokens" layout of the adsac-paper sizes: 10 servers x 4 models, K = 4 task types.
@@ -174,11 +175,17 @@ def straightforward_logits(
 
 
 def _latency_variants(
-    name: str, spec: tuple, encoder: EncoderConfig, args: BenchArgs
+    name: str,
+    spec: tuple,
+    encoder: EncoderConfig,
+    args: BenchArgs,
+    mask: FeasibilityMask | None = None,
 ) -> dict[str, float]:
     layout, obs_shape, num_actions = spec
     torch.manual_seed(args.seed)
-    actor = DiffusionActor(layout, obs_shape, num_actions, encoder, DiffusionConfig(steps=5)).eval()
+    actor = DiffusionActor(
+        layout, obs_shape, num_actions, encoder, DiffusionConfig(steps=5), mask=mask
+    ).eval()
     obs = torch.rand(1, *obs_shape, generator=torch.Generator().manual_seed(args.seed))
     gen = torch.Generator().manual_seed(args.seed)
     with torch.inference_mode():
@@ -221,9 +228,17 @@ def actor_latency_ms_batch1(args: BenchArgs) -> dict[str, dict[str, float]]:
         ),
         "paper-adsac depth0 (D2SAC)": (PAPER_ADSAC, EncoderConfig(depth=0)),
         "tokens 10x4 per-action depth1 width64": (TOKENS_10X4, EncoderConfig(width=64, depth=1)),
+        # action_masking=true on adsac-paper (t_max 240, cap_max 1400)
+        "paper-adsac depth1 width64 masked": (
+            PAPER_ADSAC,
+            EncoderConfig(width=64, depth=1),
+            FeasibilityMask(FeasibilityConfig("paper-adsac", t_max=240.0, cap_max=1400.0)),
+        ),
     }
     with _Threads(1):
-        return {name: _latency_variants(name, *v, args) for name, v in variants.items()}
+        return {
+            name: _latency_variants(name, v[0], v[1], args, *v[2:]) for name, v in variants.items()
+        }
 
 
 def actor_latency_ms_mean_probs(args: BenchArgs) -> dict[str, dict[str, float]]:

@@ -39,6 +39,7 @@ def test_latency_figure_smoke_run_writes_json(tmp_path):
     figures = json.loads(out.read_text())
     rows = figures["actor_latency_ms_batch1"]
     assert "paper-adsac depth1 width64" in rows and "paper-adsac depth1 width256" in rows
+    assert rows["paper-adsac depth1 width64 masked"]["eager"] > 0
     for row in rows.values():
         assert set(row) == {"straightforward", "eager"} and all(v > 0 for v in row.values())
     (mean_probs,) = figures["actor_latency_ms_mean_probs"].values()
