@@ -358,12 +358,22 @@ class DiffusionActor(nn.Module):
         ``generator`` seeds the chain's noise (on the actor's device); None uses torch's global
         RNG.
         """
-        logits_BA = self.decode(*self.encoder(obs), self.num_actions_of(obs), generator)
+        return self.decode_obs(obs, *self.encoder(obs), generator=generator)
+
+    def decode_obs(
+        self,
+        obs: torch.Tensor,
+        state_BD: torch.Tensor,
+        act_BAD: torch.Tensor | None,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """``forward`` given the encoding of ``obs`` (for callers that hold it): the chain for
+        the actions ``obs`` offers, then the feasibility mask."""
+        logits_BA = self.decode(state_BD, act_BAD, self.num_actions_of(obs), generator)
         return self.mask_logits(obs, logits_BA)
 
     def mask_logits(self, obs: torch.Tensor, logits_BA: torch.Tensor) -> torch.Tensor:
-        """``logits_BA`` of ``obs`` with the feasibility mask applied (unchanged without one);
-        callers of ``decode`` apply it themselves."""
+        """``logits_BA`` of ``obs`` with the feasibility mask applied (unchanged without one)."""
         return logits_BA if self.mask is None else self.mask(obs, logits_BA)
 
     def decode(

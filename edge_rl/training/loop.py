@@ -480,8 +480,9 @@ def run_training(
     register_rllib_envs()
     # Absolute: RLlib hands checkpoint paths to pyarrow, which takes a relative one for a URI.
     output = Path(output).resolve()
+    last_ckpt: Path | None = None  # the checkpoint a divergence error points back to
     if resume:
-        ckpt = latest_checkpoint(output)
+        ckpt = last_ckpt = latest_checkpoint(output)
         if ckpt is None:
             raise FileNotFoundError(f"nothing to resume in {output}: no checkpoints/ found")
         algo = Algorithm.from_checkpoint(str(ckpt))
@@ -509,7 +510,6 @@ def run_training(
     clock_offset = last.get("perf/elapsed_s", 0.0)
     start_steps = int(last.get("env/steps", 0))
     ckpt_root = output / "checkpoints"
-    last_ckpt = latest_checkpoint(output) if resume else None
     start = time.perf_counter()
     steps = 0
     window = EpisodeWindow(100)

@@ -234,15 +234,10 @@ class ADSACConfig(AlgorithmConfig):
         ``env_config`` is not a valid AIGC env config."""
         if not self.action_masking:
             return None
-        from edge_rl.envs.aigc.env import resolve_config
+        from edge_rl.envs.aigc.env import config_of_env_kwargs
         from edge_rl.envs.aigc.observation import feasibility_settings
 
-        env_config = dict(self.env_config or {})
-        for key in ("world_seed", "num_envs", "render_mode"):
-            env_config.pop(key, None)
-        preset = env_config.pop("preset", "adsac-paper")
-        config = env_config.pop("config", None)
-        return feasibility_settings(resolve_config(preset, config, env_config))
+        return feasibility_settings(config_of_env_kwargs(dict(self.env_config or {})))
 
     @property
     @override(AlgorithmConfig)

@@ -28,6 +28,19 @@ def resolve_config(preset: str, config: AIGCConfig | None, overrides: dict[str, 
     return config.with_overrides(**overrides)
 
 
+#: keyword arguments of the envs' constructors that are not ``AIGCConfig`` fields
+ENV_ARGUMENTS = ("preset", "world_seed", "config", "render_mode", "num_envs")
+
+
+def config_of_env_kwargs(env_kwargs: dict[str, Any]) -> AIGCConfig:
+    """The ``AIGCConfig`` an env built with ``env_kwargs`` (an RLlib ``env_config``) would
+    simulate; a ValueError for an unknown preset or field, as the env itself raises."""
+    overrides = {k: v for k, v in env_kwargs.items() if k not in ENV_ARGUMENTS}
+    return resolve_config(
+        env_kwargs.get("preset", "adsac-paper"), env_kwargs.get("config"), overrides
+    )
+
+
 def episode_summary_dict(
     total: float, length: int, utility: float, crashes: int, killed: int
 ) -> dict[str, Any]:
@@ -397,4 +410,10 @@ class AIGCEdgeEnv(gym.Env[np.ndarray, np.int64]):
         )
 
 
-__all__ = ["AIGCEdgeEnv", "episode_summary_dict", "resolve_config"]
+__all__ = [
+    "ENV_ARGUMENTS",
+    "AIGCEdgeEnv",
+    "config_of_env_kwargs",
+    "episode_summary_dict",
+    "resolve_config",
+]

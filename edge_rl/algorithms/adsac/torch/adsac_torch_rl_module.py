@@ -171,12 +171,10 @@ class ADSACTorchRLModule(TorchRLModule, DefaultADSACRLModule):
         if not self.shared_encoder:
             return {ACTION_LOGITS: self.actor(obs)}
         state_BD, act_BAD = self.actor.encoder(obs)
-        logits_BA = self.actor.decode(
-            state_BD.detach(),
-            None if act_BAD is None else act_BAD.detach(),
-            self.actor.num_actions_of(obs),
+        logits_BA = self.actor.decode_obs(
+            obs, state_BD.detach(), None if act_BAD is None else act_BAD.detach()
         )
-        out = {ACTION_LOGITS: self.actor.mask_logits(obs, logits_BA), ENCODED_STATE: state_BD}
+        out = {ACTION_LOGITS: logits_BA, ENCODED_STATE: state_BD}
         if act_BAD is not None:
             out[ENCODED_ACTIONS] = act_BAD
         return out
@@ -209,8 +207,5 @@ class ADSACTorchRLModule(TorchRLModule, DefaultADSACRLModule):
             # One pass of the target encoder serves the target critic and the target actor.
             state_BD, act_BAD = self.target_actor.encoder(obs)
             q1_BA, q2_BA = self.target_critic(state_BD, act_BAD if self.critic_per_action else None)
-            logits_BA = self.target_actor.mask_logits(
-                obs,
-                self.target_actor.decode(state_BD, act_BAD, self.target_actor.num_actions_of(obs)),
-            )
+            logits_BA = self.target_actor.decode_obs(obs, state_BD, act_BAD)
         return {TARGET_ACTION_LOGITS: logits_BA, TARGET_Q1: q1_BA, TARGET_Q2: q2_BA}
