@@ -252,6 +252,8 @@ def build_config(spec: RunSpec) -> AlgorithmConfig:
         config.env_runners(env_to_module_connector=_flatten_observations)
     settings = dict(spec.settings)
     policy_net = settings.pop(POLICY_NET_KEY, "mlp")
+    # ADSAC/D2SAC have action_masking as a config field; RLlib's built-ins get masked modules
+    masking = settings.pop(MASKING_KEY, False) if spec.algo in MASKED_MODULE_ALGOS else False
     unknown = [k for k in settings if not hasattr(config, k)]
     if unknown:
         raise ValueError(
@@ -260,6 +262,7 @@ def build_config(spec: RunSpec) -> AlgorithmConfig:
         )
     config.update_from_dict(settings)
     _apply_policy_net(config, spec, policy_net)
+    _apply_action_masking(config, spec, masking)
     model = config.model_config if isinstance(config.model_config, dict) else {}
     minibatch = getattr(config, "minibatch_size", None)
     if (model.get("use_lstm") or model.get("memory")) and minibatch is not None:
@@ -305,6 +308,40 @@ def _apply_policy_net(config: AlgorithmConfig, spec: RunSpec, policy_net: Any) -
     config.rl_module(
         model_config=model,
         rl_module_spec=RLModuleSpec(module_class=ServerScoringTorchRLModule, model_config=model),
+    )
+
+
+#: the pseudo-setting that masks RLlib's built-ins (``edge_rl.algorithms.masked_modules``)
+MASKING_KEY = "action_masking"
+MASKED_MODULE_ALGOS = ("ppo", "a2c", "dqn", "sac")
+
+
+def _apply_action_masking(config: AlgorithmConfig, spec: RunSpec, masking: Any) -> None:
+    """``action_masking=true`` for ppo/a2c/dqn/sac: RLlib's module with infeasible AIGC actions
+    masked, reading feasibility from the observation as masked ADSAC does."""
+    if not isinstance(masking, bool):
+        raise ValueError(f"action_masking={masking!r}: must be true or false")
+    if not masking:
+        return
+    if spec.env != "aigc":
+        raise ValueError(
+            f"action_masking masks (server, model) picks that would crash a server: it needs "
+            f"--env aigc, got --env {spec.env}"
+        )
+    from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+
+    from edge_rl.algorithms.masked_modules import MASK_KEY, MASKED_MODULES, mask_settings
+
+    if getattr(config, "num_atoms", 1) > 1:
+        raise ValueError(
+            f"action_masking with distributional DQN (num_atoms={config.num_atoms}) is not "
+            "supported: use num_atoms=1"
+        )
+    model = dict(config.model_config)
+    model[MASK_KEY] = mask_settings(config.env_config)
+    config.rl_module(
+        model_config=model,
+        rl_module_spec=RLModuleSpec(module_class=MASKED_MODULES[spec.algo], model_config=model),
     )
 
 

@@ -58,6 +58,11 @@ METRIC_COLUMNS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("losses/wm_kl_dyn", ("learners", "default_policy", "wm_kl_dyn")),
     ("losses/imagined_return", ("learners", "default_policy", "imagined_return")),
     ("losses/return_scale", ("learners", "default_policy", "return_scale")),
+    # RLlib's built-ins: PPO/A2C (policy, value, entropy), DQN (q), SAC (policy, q)
+    ("losses/policy", ("learners", "default_policy", "policy_loss")),
+    ("losses/value", ("learners", "default_policy", "vf_loss")),
+    ("losses/q", ("learners", "default_policy", "qf_loss")),
+    ("losses/entropy", ("learners", "default_policy", "entropy")),
     # current learning rates (RLlib logs one per optimizer; they move under a schedule)
     ("lr/actor", ("learners", "default_policy", "actor_learning_rate")),
     ("lr/critic", ("learners", "default_policy", "critic_learning_rate")),
@@ -76,6 +81,10 @@ METRIC_COLUMNS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("perf/sample_s", ("iteration_sample_s",)),
     ("perf/learn_s", ("iteration_learn_s",)),
     ("train/gradient_updates", ("num_gradient_updates_lifetime",)),
+    (
+        "train/module_steps_trained",
+        ("learners", "__all_modules__", "num_module_steps_trained_lifetime"),
+    ),
     # RLlib 2.60 reports env-runner fault tolerance under result["fault_tolerance"].
     ("env_runners/healthy", ("fault_tolerance", "num_healthy_workers")),
     ("env_runners/restarts", ("fault_tolerance", "num_remote_worker_restarts")),
@@ -390,7 +399,8 @@ def _check_finite(row: dict[str, float | None], last_ckpt: Path | None) -> None:
             where = str(last_ckpt) if last_ckpt else "none saved yet"
             raise DivergenceError(
                 f"{name} became {value}: training diverged. Last good checkpoint: {where}. "
-                "Lower the learning rates (actor_lr, critic_lr) or resume from it."
+                "Lower the learning rates (actor_lr, critic_lr; lr for RLlib's built-ins) or "
+                "resume from it."
             )
 
 
@@ -529,14 +539,20 @@ def run_training(
             row["perf/iteration_s"] = dt
             row["perf/elapsed_s"] = clock_offset + elapsed
             row["perf/env_steps_per_s"] = (steps - prev_steps) / dt if prev_steps else None
+            # learner progress: edge_rl's algorithms count gradient updates, RLlib's built-ins
+            # the module steps trained
             updates = row["train/gradient_updates"]
+            if updates is None:
+                updates = row["train/module_steps_trained"]
             if updates is None or not math.isfinite(updates) or updates == prev_updates:
                 # No learner update this iteration (learning not started yet, or the env runners
                 # were lost and sampled nothing): RLlib then reports the update count and the
                 # losses as NaN. That is no value, not a divergence.
                 row.update({k: None for k in row if k.startswith("losses/")})
-                row["train/gradient_updates"] = prev_updates
-            prev_updates = row["train/gradient_updates"]
+                updates = prev_updates
+                if row["train/gradient_updates"] is not None:
+                    row["train/gradient_updates"] = prev_updates
+            prev_updates = updates
             _check_finite(row, last_ckpt)
             writer.write(row, flatten_metrics(result))
             if on_result is not None:
