@@ -84,8 +84,12 @@ class _FeasibleActions:
         return feasible_BA | ~feasible_BA.any(dim=-1, keepdim=True)
 
 
-def _setup_mask(module: RLModule) -> None:
-    module.feasible_actions = _FeasibleActions(module.model_config, int(module.action_space.n))
+class _FeasibilityMixin:
+    """Builds the RLlib module, then its ``feasible_actions`` reader (put it first in the bases)."""
+
+    def setup(self) -> None:
+        super().setup()  # type: ignore[misc]
+        self.feasible_actions = _FeasibleActions(self.model_config, int(self.action_space.n))
 
 
 def _mask_dist_inputs(module: RLModule, batch: dict[str, Any], out: dict[str, Any]) -> dict:
@@ -96,13 +100,8 @@ def _mask_dist_inputs(module: RLModule, batch: dict[str, Any], out: dict[str, An
     return out
 
 
-class MaskedPPOTorchRLModule(DefaultPPOTorchRLModule):
+class MaskedPPOTorchRLModule(_FeasibilityMixin, DefaultPPOTorchRLModule):
     """RLlib's PPO module (also A2C's) with infeasible logits at ``MASKED_LOGIT``."""
-
-    @override(DefaultPPOTorchRLModule)
-    def setup(self) -> None:
-        super().setup()
-        _setup_mask(self)
 
     @override(DefaultPPOTorchRLModule)
     def _forward(self, batch: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
@@ -113,7 +112,7 @@ class MaskedPPOTorchRLModule(DefaultPPOTorchRLModule):
         return _mask_dist_inputs(self, batch, super()._forward_train(batch, **kwargs))
 
 
-class MaskedDQNTorchRLModule(DefaultDQNTorchRLModule):
+class MaskedDQNTorchRLModule(_FeasibilityMixin, DefaultDQNTorchRLModule):
     """RLlib's DQN module with infeasible Q-values at -inf (online and target networks)."""
 
     @override(DefaultDQNTorchRLModule)
@@ -124,7 +123,6 @@ class MaskedDQNTorchRLModule(DefaultDQNTorchRLModule):
                 f"action_masking with distributional DQN (num_atoms={self.num_atoms}) is not "
                 "supported: use num_atoms=1"
             )
-        _setup_mask(self)
 
     @override(DefaultDQNTorchRLModule)
     def _qf_forward_helper(self, batch: dict[str, Any], encoder: Any, head: Any) -> dict:
@@ -134,13 +132,8 @@ class MaskedDQNTorchRLModule(DefaultDQNTorchRLModule):
         return out
 
 
-class MaskedSACTorchRLModule(DefaultSACTorchRLModule):
+class MaskedSACTorchRLModule(_FeasibilityMixin, DefaultSACTorchRLModule):
     """RLlib's discrete SAC module with the policy restricted to feasible actions."""
-
-    @override(DefaultSACTorchRLModule)
-    def setup(self) -> None:
-        super().setup()
-        _setup_mask(self)
 
     @override(DefaultSACTorchRLModule)
     def _forward_inference(self, batch: dict[str, Any]) -> dict[str, Any]:

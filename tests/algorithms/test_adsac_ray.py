@@ -278,16 +278,20 @@ def test_train_bad_input_is_one_line(tmp_path: Path, capsys) -> None:
     assert code == 2 and "run.json" in capsys.readouterr().err
 
 
+#: RLlib's built-ins with a few env steps: learning starts (sac, dqn) / small batches (ppo)
+BUILTIN_TINY_FLAGS = {
+    "sac": ["--set", "num_steps_sampled_before_learning_starts=32"],
+    "ppo": ["--set", "train_batch_size_per_learner=64", "--set", "minibatch_size=32"],
+    "dqn": ["--set", "num_steps_sampled_before_learning_starts=32"],
+}
+
+
 @pytest.mark.parametrize("algo", ["sac", "ppo", "dqn"])
 def test_builtin_algorithms_train_and_evaluate(
     algo: str, ray_session, tmp_path: Path, capsys
 ) -> None:
     out = tmp_path / algo
-    extra = {
-        "sac": ["--set", "num_steps_sampled_before_learning_starts=32"],
-        "ppo": ["--set", "train_batch_size_per_learner=64", "--set", "minibatch_size=32"],
-        "dqn": ["--set", "num_steps_sampled_before_learning_starts=32"],
-    }[algo]
+    extra = BUILTIN_TINY_FLAGS[algo]
     code = main(
         ["train", "--algo", algo, "--env", "aigc", "--preset", "regions", "--set",
          "env.num_servers=3", "--timesteps", "64", "--envs-per-runner", "2", "--output",

@@ -27,6 +27,7 @@ from edge_rl.algorithms.masked_modules import (
 from edge_rl.envs.aigc.env import AIGCEdgeEnv
 from edge_rl.models.masking import MASKED_LOGIT
 from edge_rl.training.algos import RunSpec, build_config
+from tests.algorithms.test_adsac_ray import BUILTIN_TINY_FLAGS
 
 HEAVY = {"arrival_rate": 0.004}  # many steps with few or no feasible servers
 
@@ -207,11 +208,7 @@ def test_masked_builtins_train_restore_and_act_feasibly(
     from edge_rl.cli import main
 
     out = tmp_path / algo
-    extra = {
-        "sac": ["--set", "num_steps_sampled_before_learning_starts=32"],
-        "ppo": ["--set", "train_batch_size_per_learner=64", "--set", "minibatch_size=32"],
-        "dqn": ["--set", "num_steps_sampled_before_learning_starts=32"],
-    }[algo]
+    extra = BUILTIN_TINY_FLAGS[algo]
     code = main(
         ["train", "--algo", algo, "--env", "aigc", "--preset", "adsac-paper",
          "--set", "env.arrival_rate=0.004", "--set", "action_masking=true", "--timesteps", "96",
