@@ -34,6 +34,7 @@ import numpy as np
 from edge_rl.algorithms.checkpoint_policy import CheckpointPolicy, parse_act_by
 from edge_rl.evaluation import evaluate, mean_ci
 from edge_rl.training.averaging import iteration_checkpoints
+from edge_rl.training.loop import checkpoint_iteration
 
 
 def _iteration_rows(run: Path) -> dict[int, dict[str, str]]:
@@ -42,13 +43,20 @@ def _iteration_rows(run: Path) -> dict[int, dict[str, str]]:
 
 
 def checkpoints_of(run: Path) -> list[tuple[int, Path]]:
-    """(iteration, path) of every checkpoint of a run, the final one last."""
-    rows = _iteration_rows(run)
+    """(iteration, path) of every checkpoint of a run in training order (final/ after an
+    iter_N of the same iteration). final/ is placed at the iteration it was saved at (its
+    progress file): a run resumed and still training, or killed, has a final/ older than its
+    newest periodic checkpoints. A final/ of older versions (no progress file) is taken as the
+    run's last iteration in metrics.csv."""
     found = iteration_checkpoints(run)
     final = run / "checkpoints" / "final"
     if final.is_dir():
-        found.append((max(rows) if rows else 0, final))
-    return found
+        iteration = checkpoint_iteration(final)
+        if iteration is None:
+            rows = _iteration_rows(run)
+            iteration = max(rows) if rows else 0
+        found.append((iteration, final))
+    return sorted(found, key=lambda item: (item[0], item[1].name == "final"))
 
 
 def evaluate_run(

@@ -261,3 +261,32 @@ def test_meta_rl_study_compares_agents_over_training_runs(tmp_path: Path) -> Non
     proc = subprocess.run(["bash", script, "nope"], env=env, capture_output=True, text=True,
                           timeout=60, check=False)  # fmt: skip
     assert proc.returncode == 2 and "unknown stage 'nope'" in proc.stderr
+
+
+def _eval_checkpoints_module():
+    import importlib.util
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "eval_checkpoints.py"
+    spec = importlib.util.spec_from_file_location("eval_checkpoints", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_eval_checkpoints_places_final_at_the_iteration_it_was_saved(tmp_path: Path) -> None:
+    checkpoints_of = _eval_checkpoints_module().checkpoints_of
+    run = tmp_path / "run"
+    for name in ("iter_000010", "iter_000020", "iter_000030", "final"):
+        (run / "checkpoints" / name).mkdir(parents=True)
+    rows = "train/iteration,env/steps\n" + "".join(f"{i},{i * 256}\n" for i in range(1, 34))
+    (run / "metrics.csv").write_text(rows)
+    # a stale final/ (the run was resumed and is still training, or was killed): iteration 15
+    (run / "checkpoints" / "final" / "progress.json").write_text('{"iteration": 15}\n')
+    got = [(i, p.name) for i, p in checkpoints_of(run)]
+    assert got == [(10, "iter_000010"), (15, "final"), (20, "iter_000020"), (30, "iter_000030")]
+    # final/ saved with the last periodic checkpoint comes after it
+    (run / "checkpoints" / "final" / "progress.json").write_text('{"iteration": 30}\n')
+    assert [p.name for _, p in checkpoints_of(run)][-2:] == ["iter_000030", "final"]
+    # a final/ without a progress file (older versions): the last iteration in metrics.csv
+    (run / "checkpoints" / "final" / "progress.json").unlink()
+    assert checkpoints_of(run)[-1] == (33, run / "checkpoints" / "final")
