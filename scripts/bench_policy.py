@@ -176,9 +176,9 @@ def straightforward_logits(
 
 def _latency_variants(
     name: str,
+    args: BenchArgs,
     spec: tuple,
     encoder: EncoderConfig,
-    args: BenchArgs,
     mask: FeasibilityMask | None = None,
 ) -> dict[str, float]:
     layout, obs_shape, num_actions = spec
@@ -236,9 +236,7 @@ def actor_latency_ms_batch1(args: BenchArgs) -> dict[str, dict[str, float]]:
         ),
     }
     with _Threads(1):
-        return {
-            name: _latency_variants(name, v[0], v[1], args, *v[2:]) for name, v in variants.items()
-        }
+        return {name: _latency_variants(name, args, *v) for name, v in variants.items()}
 
 
 def actor_latency_ms_mean_probs(args: BenchArgs) -> dict[str, dict[str, float]]:

@@ -45,7 +45,13 @@ from ray.rllib.core.columns import Columns
 from ray.rllib.core.rl_module.rl_module import RLModule
 from ray.rllib.utils.annotations import override
 
-from edge_rl.models.masking import MASKED_LOGIT, FeasibilityMask, feasibility_config
+from edge_rl.models.masking import (
+    MASKED_LOGIT,
+    FeasibilityMask,
+    feasibility_config,
+    kept_actions,
+    mask_logits,
+)
 
 #: the model-config key that carries the env's layout and normalisers
 MASK_KEY = "feasibility_mask"
@@ -63,7 +69,8 @@ def mask_settings(env_config: dict[str, Any]) -> dict[str, Any]:
 
 
 class _FeasibleActions:
-    """obs (as the module receives it) -> bool (B, A) feasible actions."""
+    """obs (as the module receives it) -> bool (B, A) actions the policy may take
+    (``kept_actions``: the feasible ones, or all where none is)."""
 
     def __init__(self, model_config: dict[str, Any], num_actions: int) -> None:
         settings = dict(model_config.get(MASK_KEY) or {})
@@ -79,9 +86,7 @@ class _FeasibleActions:
     def __call__(self, obs: torch.Tensor) -> torch.Tensor:
         if self.mask.config.layout == "tokens" and obs.dim() == 2:
             obs = obs.reshape(obs.shape[0], 1 + self.num_actions, -1)  # undo FlattenObservations
-        feasible_BA = self.mask.feasible(obs, self.num_actions)
-        # a row with nothing feasible stays unmasked (the crash cannot be avoided)
-        return feasible_BA | ~feasible_BA.any(dim=-1, keepdim=True)
+        return kept_actions(self.mask.feasible(obs, self.num_actions))
 
 
 class _FeasibilityMixin:
@@ -94,10 +99,17 @@ class _FeasibilityMixin:
 
 def _mask_dist_inputs(module: RLModule, batch: dict[str, Any], out: dict[str, Any]) -> dict:
     keep_BA = module.feasible_actions(batch[Columns.OBS])
-    out[Columns.ACTION_DIST_INPUTS] = out[Columns.ACTION_DIST_INPUTS].masked_fill(
-        ~keep_BA, MASKED_LOGIT
-    )
+    out[Columns.ACTION_DIST_INPUTS] = mask_logits(out[Columns.ACTION_DIST_INPUTS], keep_BA)
     return out
+
+
+def check_num_atoms(num_atoms: int) -> None:
+    """Masking sets Q-values to -inf, which distributional DQN's loss (over atoms) ignores."""
+    if num_atoms > 1:
+        raise ValueError(
+            f"action_masking with distributional DQN (num_atoms={num_atoms}) is not "
+            "supported: use num_atoms=1"
+        )
 
 
 class MaskedPPOTorchRLModule(_FeasibilityMixin, DefaultPPOTorchRLModule):
@@ -118,11 +130,7 @@ class MaskedDQNTorchRLModule(_FeasibilityMixin, DefaultDQNTorchRLModule):
     @override(DefaultDQNTorchRLModule)
     def setup(self) -> None:
         super().setup()
-        if self.num_atoms > 1:
-            raise ValueError(
-                f"action_masking with distributional DQN (num_atoms={self.num_atoms}) is not "
-                "supported: use num_atoms=1"
-            )
+        check_num_atoms(self.num_atoms)
 
     @override(DefaultDQNTorchRLModule)
     def _qf_forward_helper(self, batch: dict[str, Any], encoder: Any, head: Any) -> dict:

@@ -87,12 +87,17 @@ def feasible_actions(
     return ok_BE.repeat_interleave(geo.models_per_server, dim=1)
 
 
+def kept_actions(feasible_BA: torch.Tensor) -> torch.Tensor:
+    """The actions a masked policy may take: the feasible ones, or every action in a row
+    where none is feasible (a crash cannot be avoided then)."""
+    return feasible_BA | ~feasible_BA.any(dim=-1, keepdim=True)
+
+
 def mask_logits(logits_BA: torch.Tensor, feasible_BA: torch.Tensor) -> torch.Tensor:
     """``logits_BA`` with infeasible actions at ``MASKED_LOGIT``; rows without any feasible
     action are returned unchanged."""
     assert logits_BA.shape == feasible_BA.shape, (logits_BA.shape, feasible_BA.shape)
-    keep_BA = feasible_BA | ~feasible_BA.any(dim=-1, keepdim=True)
-    return logits_BA.masked_fill(~keep_BA, MASKED_LOGIT)
+    return logits_BA.masked_fill(~kept_actions(feasible_BA), MASKED_LOGIT)
 
 
 class FeasibilityMask:
@@ -125,5 +130,6 @@ __all__ = [
     "FeasibilityMask",
     "feasibility_config",
     "feasible_actions",
+    "kept_actions",
     "mask_logits",
 ]

@@ -330,13 +330,14 @@ def _apply_action_masking(config: AlgorithmConfig, spec: RunSpec, masking: Any) 
         )
     from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
-    from edge_rl.algorithms.masked_modules import MASK_KEY, MASKED_MODULES, mask_settings
+    from edge_rl.algorithms.masked_modules import (
+        MASK_KEY,
+        MASKED_MODULES,
+        check_num_atoms,
+        mask_settings,
+    )
 
-    if getattr(config, "num_atoms", 1) > 1:
-        raise ValueError(
-            f"action_masking with distributional DQN (num_atoms={config.num_atoms}) is not "
-            "supported: use num_atoms=1"
-        )
+    check_num_atoms(getattr(config, "num_atoms", 1))  # here, before Ray builds the modules
     model = dict(config.model_config)
     model[MASK_KEY] = mask_settings(config.env_config)
     config.rl_module(
