@@ -286,17 +286,20 @@ BUILTIN_TINY_FLAGS = {
 }
 
 
+def train_builtin(algo: str, out: Path, timesteps: int, *flags: str) -> int:
+    """``edge-rl train`` of a built-in on the AIGC env at its tiny budget, 2 envs per runner."""
+    return main(
+        ["train", "--algo", algo, "--env", "aigc", "--timesteps", str(timesteps),
+         "--envs-per-runner", "2", "--output", str(out), *flags, *BUILTIN_TINY_FLAGS[algo]]
+    )  # fmt: skip
+
+
 @pytest.mark.parametrize("algo", ["sac", "ppo", "dqn"])
 def test_builtin_algorithms_train_and_evaluate(
     algo: str, ray_session, tmp_path: Path, capsys
 ) -> None:
     out = tmp_path / algo
-    extra = BUILTIN_TINY_FLAGS[algo]
-    code = main(
-        ["train", "--algo", algo, "--env", "aigc", "--preset", "regions", "--set",
-         "env.num_servers=3", "--timesteps", "64", "--envs-per-runner", "2", "--output",
-         str(out), *extra]
-    )  # fmt: skip
+    code = train_builtin(algo, out, 64, "--preset", "regions", "--set", "env.num_servers=3")
     assert code == 0, capsys.readouterr().err
     # metrics.csv shows the learning rate each one trains at
     column = {"sac": "lr/policy", "ppo": "lr/default", "dqn": "lr/default"}[algo]

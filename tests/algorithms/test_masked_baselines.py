@@ -27,7 +27,7 @@ from edge_rl.algorithms.masked_modules import (
 from edge_rl.envs.aigc.env import AIGCEdgeEnv
 from edge_rl.models.masking import MASKED_LOGIT
 from edge_rl.training.algos import RunSpec, build_config
-from tests.algorithms.test_adsac_ray import BUILTIN_TINY_FLAGS
+from tests.algorithms.test_adsac_ray import train_builtin
 
 HEAVY = {"arrival_rate": 0.004}  # many steps with few or no feasible servers
 
@@ -205,14 +205,11 @@ def test_masked_builtins_train_restore_and_act_feasibly(
     algo: str, ray_session, tmp_path: Path, capsys
 ) -> None:
     from edge_rl.algorithms.checkpoint_policy import CheckpointPolicy
-    from edge_rl.cli import main
 
     out = tmp_path / algo
-    extra = BUILTIN_TINY_FLAGS[algo]
-    code = main(
-        ["train", "--algo", algo, "--env", "aigc", "--preset", "adsac-paper",
-         "--set", "env.arrival_rate=0.004", "--set", "action_masking=true", "--timesteps", "96",
-         "--envs-per-runner", "2", "--output", str(out), *extra]
+    code = train_builtin(
+        algo, out, 96, "--preset", "adsac-paper", "--set", "env.arrival_rate=0.004",
+        "--set", "action_masking=true",
     )  # fmt: skip
     assert code == 0, capsys.readouterr().err
     # the learner trained on the masked module: its losses are in metrics.csv, all finite
