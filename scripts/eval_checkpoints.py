@@ -18,6 +18,11 @@ the test seeds never choose the checkpoint. ``--from-iteration N`` skips the che
 iteration N (a resumed run's new checkpoints only); ``best`` is then among those evaluated.
 ``--act-by MODE`` picks the greedy action as ``edge-rl evaluate --act-by`` does (``critic``: the
 twin critics' argmax, so one run gives the curve of its critic beside that of its actor).
+
+``--from-json A.json [B.json ...]`` re-plots curves written earlier, without evaluating: several
+files are joined into one figure (and, with ``--json``, one file), so runs evaluated with
+different ``--act-by`` modes or in different sessions share one plot. The files must have been
+evaluated on the same seeds. Runs of one algorithm share a colour.
 """
 
 from __future__ import annotations
@@ -134,6 +139,34 @@ def _act_by(text: str) -> str:
     return text
 
 
+def join_curve_files(paths: list[Path]) -> tuple[list[int], list[dict[str, Any]]]:
+    """The curves of several JSONs written by this script, checked to share their seeds."""
+    seeds: list[int] | None = None
+    curves: list[dict[str, Any]] = []
+    for path in paths:
+        if not path.is_file():
+            raise ValueError(f"{path}: no such file (give JSONs written with --json)")
+        data = json.loads(path.read_text())
+        if "curves" not in data or "seeds" not in data:
+            raise ValueError(f"{path}: not a curves JSON of this script (no 'curves'/'seeds')")
+        if seeds is None:
+            seeds = list(data["seeds"])
+        elif list(data["seeds"]) != seeds:
+            raise ValueError(
+                f"{path}: evaluated on seeds {data['seeds']}, the first file on {seeds}; "
+                "curves on different seeds are not comparable, evaluate them on the same seeds"
+            )
+        curves.extend(data["curves"])
+    assert seeds is not None
+    return seeds, curves
+
+
+def write_curves(path: Path, seeds: list[int], curves: list[dict[str, Any]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"seeds": seeds, "curves": curves}, indent=2) + "\n")
+    print(f"json: {path}")
+
+
 def plot(curves: list[dict[str, Any]], metric: str, x: str, path: Path, title: str) -> None:
     import matplotlib
 
@@ -141,7 +174,9 @@ def plot(curves: list[dict[str, Any]], metric: str, x: str, path: Path, title: s
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    for curve in curves:
+    colours: dict[tuple[str, str], Any] = {}
+    markers = "osD^v<>P*X"
+    for index, curve in enumerate(curves):
         pts = curve["points"]
         xs = np.array([p[x] for p in pts])
         mean = np.array([p[metric]["mean"] for p in pts])
@@ -149,9 +184,15 @@ def plot(curves: list[dict[str, Any]], metric: str, x: str, path: Path, title: s
         label = f"{curve['algo']} ({Path(curve['run']).name})" + (
             f" [{mode}]" if mode != "argmax" else ""
         )
-        ax.plot(xs, mean, marker="o", label=label)
+        key = (curve["algo"], mode)
+        colour = colours.setdefault(key, f"C{len(colours) % 10}")
+        ax.plot(xs, mean, marker=markers[index % len(markers)], color=colour, label=label)
         ax.fill_between(
-            xs, [p[metric]["low"] for p in pts], [p[metric]["high"] for p in pts], alpha=0.15
+            xs,
+            [p[metric]["low"] for p in pts],
+            [p[metric]["high"] for p in pts],
+            color=colour,
+            alpha=0.12,
         )
     ax.set_xlabel("env steps" if x == "env_steps" else "minutes of training")
     ax.set_ylabel(f"greedy {metric} (mean, 95% CI over seeds)")
@@ -169,8 +210,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("runs", nargs="*", type=Path)
     parser.add_argument(
-        "--from-json", type=Path, default=None, help="re-plot a JSON written earlier, no evaluation"
-    )
+        "--from-json", type=Path, nargs="+", default=None, metavar="JSON",
+        help="re-plot JSONs written earlier (several are joined), no evaluation",
+    )  # fmt: skip
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
     parser.add_argument("--metric", default=None, help="return (AIGC) or mean_jct (default)")
     parser.add_argument("--x", choices=("env_steps", "minutes"), default="minutes")
@@ -192,8 +234,16 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     args = parser.parse_args(argv)
     if args.from_json is not None:
-        curves = json.loads(args.from_json.read_text())["curves"]
+        if args.runs:
+            parser.error("give run directories or --from-json, not both")
+        try:
+            seeds, curves = join_curve_files(args.from_json)
+        except ValueError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
         metric = args.metric or ("return" if "return" in curves[0]["points"][0] else "mean_jct")
+        if args.json:
+            write_curves(args.json, seeds, curves)
         if args.png:
             plot(curves, metric, args.x, args.png, args.title)
             print(f"plot: {args.png}")
@@ -224,9 +274,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         print(f"{run.name}: best checkpoint {curves[-1]['best']}")
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"seeds": args.seeds, "curves": curves}, indent=2) + "\n")
-        print(f"json: {args.json}")
+        write_curves(args.json, args.seeds, curves)
     if args.png:
         plot(curves, metric, args.x, args.png, args.title)
         print(f"plot: {args.png}")

@@ -290,3 +290,39 @@ def test_eval_checkpoints_places_final_at_the_iteration_it_was_saved(tmp_path: P
     # a final/ without a progress file (older versions): the last iteration in metrics.csv
     (run / "checkpoints" / "final" / "progress.json").unlink()
     assert checkpoints_of(run)[-1] == (33, run / "checkpoints" / "final")
+
+
+def _curve(algo: str, run: str, act_by: str, returns: list[float]) -> dict:
+    points = [
+        {"checkpoint": f"iter_{i:06d}", "iteration": i, "env_steps": 256 * i, "minutes": i / 10,
+         "return": {"mean": r, "low": r - 5, "high": r + 5}}
+        for i, r in enumerate(returns, start=1)
+    ]  # fmt: skip
+    return {"algo": algo, "run": run, "act_by": act_by, "points": points, "best": "iter_000001"}
+
+
+def test_eval_checkpoints_joins_curve_files_and_plots_them(tmp_path: Path) -> None:
+    module = _eval_checkpoints_module()
+    first = tmp_path / "a.json"
+    first.write_text(json.dumps({"seeds": [0, 1], "curves": [
+        _curve("adsac", "runs/adsac-s0", "mean-probs:32", [1800.0, 1900.0]),
+        _curve("adsac", "runs/adsac-s1", "mean-probs:32", [1810.0, 1890.0])]}))  # fmt: skip
+    second = tmp_path / "b.json"
+    second.write_text(json.dumps({"seeds": [0, 1], "curves": [
+        _curve("ppo", "runs/ppo-s0", "argmax", [1950.0])]}))  # fmt: skip
+    joined, png = tmp_path / "joined.json", tmp_path / "joined.png"
+    rc = module.main(["--from-json", str(first), str(second), "--json", str(joined),
+                      "--png", str(png), "--x", "env_steps"])  # fmt: skip
+    assert rc == 0 and png.stat().st_size > 0
+    data = json.loads(joined.read_text())
+    assert data["seeds"] == [0, 1]
+    assert [c["run"] for c in data["curves"]] == ["runs/adsac-s0", "runs/adsac-s1", "runs/ppo-s0"]
+
+    other = tmp_path / "c.json"
+    dqn = _curve("dqn", "runs/dqn-s0", "argmax", [1.0])
+    other.write_text(json.dumps({"seeds": [0, 1, 2], "curves": [dqn]}))
+    with pytest.raises(ValueError, match="curves on different seeds are not comparable"):
+        module.join_curve_files([first, other])
+    with pytest.raises(ValueError, match="no such file"):
+        module.join_curve_files([first, tmp_path / "missing.json"])
+    assert module.main(["--from-json", str(first), str(other)]) == 2
