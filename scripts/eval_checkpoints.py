@@ -15,7 +15,8 @@ a run trained on task-family trials, evaluated on ``--preset park --env-set
 episodes_per_trial=1``). Each run's ``best`` checkpoint is named in the JSON: pick it on
 validation seeds (say 100-119), then report it on the test seeds with ``edge-rl evaluate``, so
 the test seeds never choose the checkpoint. ``--from-iteration N`` skips the checkpoints before
-iteration N (a resumed run's new checkpoints only); ``best`` is then among those evaluated.
+iteration N (a resumed run's new checkpoints only), ``--every K`` evaluates every K-th periodic
+checkpoint and final/ only; ``best`` is then among those evaluated.
 ``--act-by MODE`` picks the greedy action as ``edge-rl evaluate --act-by`` does (``critic``: the
 twin critics' argmax, so one run gives the curve of its critic beside that of its actor).
 
@@ -64,6 +65,13 @@ def checkpoints_of(run: Path) -> list[tuple[int, Path]]:
     return sorted(found, key=lambda item: (item[0], item[1].name == "final"))
 
 
+def thin_checkpoints(found: list[tuple[int, Path]], every: int) -> list[tuple[int, Path]]:
+    """Every ``every``-th periodic checkpoint (the first one kept) and always final/."""
+    periodic = [item for item in found if item[1].name != "final"]
+    kept = {path for _, path in periodic[::every]}
+    return [(it, path) for it, path in found if path.name == "final" or path in kept]
+
+
 def evaluate_run(
     run: Path,
     seeds: list[int],
@@ -72,12 +80,15 @@ def evaluate_run(
     env_set: dict[str, Any] | None = None,
     from_iteration: int = 0,
     act_by: str = "argmax",
+    every: int = 1,
 ) -> dict[str, Any]:
     spec = json.loads((run / "run.json").read_text())["spec"]
     overrides = {**(spec.get("env_overrides") or {}), **(env_set or {})}
     rows = _iteration_rows(run)
     points = []
-    todo = [(it, path) for it, path in checkpoints_of(run) if it >= from_iteration]
+    todo = thin_checkpoints(
+        [(it, path) for it, path in checkpoints_of(run) if it >= from_iteration], every
+    )
     if not todo:
         raise ValueError(f"{run} has no checkpoint at or after iteration {from_iteration}")
     for iteration, path in todo:
@@ -229,6 +240,10 @@ def main(argv: list[str] | None = None) -> int:
         help="env knob for the evaluation (overrides the run's), e.g. episodes_per_trial=1",
     )  # fmt: skip
     parser.add_argument(
+        "--every", type=int, default=1, metavar="K",
+        help="evaluate every K-th periodic checkpoint only (and final/): cheaper long curves",
+    )  # fmt: skip
+    parser.add_argument(
         "--act-by", type=_act_by, default="argmax", metavar="MODE",
         help="greedy action of each checkpoint: argmax (default), mean-probs:K or critic",
     )  # fmt: skip
@@ -250,6 +265,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not args.runs:
         parser.error("give run directories, or --from-json PATH")
+    if args.every < 1:
+        parser.error(f"--every {args.every}: must be 1 or more (1 = every checkpoint)")
     curves = []
     for run in args.runs:
         if not (run / "run.json").is_file():
@@ -267,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
                     dict(args.env_set),
                     args.from_iteration,
                     args.act_by,
+                    args.every,
                 )
             )
         except ValueError as err:

@@ -326,3 +326,15 @@ def test_eval_checkpoints_joins_curve_files_and_plots_them(tmp_path: Path) -> No
     with pytest.raises(ValueError, match="no such file"):
         module.join_curve_files([first, tmp_path / "missing.json"])
     assert module.main(["--from-json", str(first), str(other)]) == 2
+
+
+def test_eval_checkpoints_every_kth_checkpoint_keeps_final(tmp_path: Path) -> None:
+    thin = _eval_checkpoints_module().thin_checkpoints
+    found = [(i * 10, tmp_path / f"iter_{i * 10:06d}") for i in range(1, 8)]
+    found.append((75, tmp_path / "final"))
+    names = [p.name for _, p in thin(found, 3)]
+    assert names == ["iter_000010", "iter_000040", "iter_000070", "final"]
+    assert thin(found, 1) == found
+    with pytest.raises(SystemExit) as exit_info:
+        _eval_checkpoints_module().main([str(tmp_path), "--every", "0"])
+    assert exit_info.value.code == 2
