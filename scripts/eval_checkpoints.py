@@ -142,6 +142,18 @@ def _env_setting(text: str) -> tuple[str, Any]:
         return key, value
 
 
+def _reference(text: str) -> tuple[str, float]:
+    name, sep, value = text.partition("=")
+    try:
+        if not sep or not name:
+            raise ValueError
+        return name, float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give NAME=VALUE, e.g. prophet=1980 (a heuristic's score on these seeds)"
+        ) from None
+
+
 def _act_by(text: str) -> str:
     try:
         parse_act_by(text)
@@ -178,7 +190,14 @@ def write_curves(path: Path, seeds: list[int], curves: list[dict[str, Any]]) -> 
     print(f"json: {path}")
 
 
-def plot(curves: list[dict[str, Any]], metric: str, x: str, path: Path, title: str) -> None:
+def plot(
+    curves: list[dict[str, Any]],
+    metric: str,
+    x: str,
+    path: Path,
+    title: str,
+    references: list[tuple[str, float]] = (),
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -205,6 +224,8 @@ def plot(curves: list[dict[str, Any]], metric: str, x: str, path: Path, title: s
             color=colour,
             alpha=0.12,
         )
+    for name, value in references:
+        ax.axhline(value, color="black", linestyle="--", linewidth=1, label=f"{name} ({value:g})")
     ax.set_xlabel("env steps" if x == "env_steps" else "minutes of training")
     ax.set_ylabel(f"greedy {metric} (mean, 95% CI over seeds)")
     if metric == "mean_jct":
@@ -230,6 +251,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--png", type=Path, default=None)
     parser.add_argument("--title", default="greedy evaluation of checkpoints")
+    parser.add_argument(
+        "--reference", type=_reference, action="append", default=[], metavar="NAME=VALUE",
+        help="a horizontal line in the plot, e.g. a heuristic's score on the same seeds",
+    )  # fmt: skip
     parser.add_argument("--preset", default=None, help="evaluate on this preset, not the run's")
     parser.add_argument(
         "--from-iteration", type=int, default=0, metavar="N",
@@ -260,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.json:
             write_curves(args.json, seeds, curves)
         if args.png:
-            plot(curves, metric, args.x, args.png, args.title)
+            plot(curves, metric, args.x, args.png, args.title, args.reference)
             print(f"plot: {args.png}")
         return 0
     if not args.runs:
@@ -294,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         write_curves(args.json, args.seeds, curves)
     if args.png:
-        plot(curves, metric, args.x, args.png, args.title)
+        plot(curves, metric, args.x, args.png, args.title, args.reference)
         print(f"plot: {args.png}")
     return 0
 

@@ -311,8 +311,8 @@ def test_eval_checkpoints_joins_curve_files_and_plots_them(tmp_path: Path) -> No
     second.write_text(json.dumps({"seeds": [0, 1], "curves": [
         _curve("ppo", "runs/ppo-s0", "argmax", [1950.0])]}))  # fmt: skip
     joined, png = tmp_path / "joined.json", tmp_path / "joined.png"
-    rc = module.main(["--from-json", str(first), str(second), "--json", str(joined),
-                      "--png", str(png), "--x", "env_steps"])  # fmt: skip
+    rc = module.main(["--from-json", str(first), str(second), "--json", str(joined), "--png",
+                      str(png), "--x", "env_steps", "--reference", "prophet=1980"])  # fmt: skip
     assert rc == 0 and png.stat().st_size > 0
     data = json.loads(joined.read_text())
     assert data["seeds"] == [0, 1]
@@ -326,6 +326,8 @@ def test_eval_checkpoints_joins_curve_files_and_plots_them(tmp_path: Path) -> No
     with pytest.raises(ValueError, match="no such file"):
         module.join_curve_files([first, tmp_path / "missing.json"])
     assert module.main(["--from-json", str(first), str(other)]) == 2
+    with pytest.raises(SystemExit):
+        module.main(["--from-json", str(first), "--reference", "prophet"])
 
 
 def test_eval_checkpoints_every_kth_checkpoint_keeps_final(tmp_path: Path) -> None:
