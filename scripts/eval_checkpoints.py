@@ -143,15 +143,16 @@ def _env_setting(text: str) -> tuple[str, Any]:
 
 
 def _reference(text: str) -> tuple[str, float]:
-    name, sep, value = text.partition("=")
+    name, _, value = text.partition("=")
     try:
-        if not sep or not name:
-            raise ValueError
-        return name, float(value)
+        number = float(value)
     except ValueError:
+        number = None
+    if not name or number is None:
         raise argparse.ArgumentTypeError(
             f"{text!r}: give NAME=VALUE, e.g. prophet=1980 (a heuristic's score on these seeds)"
-        ) from None
+        )
+    return name, number
 
 
 def _act_by(text: str) -> str:
@@ -282,42 +283,37 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {err}", file=sys.stderr)
             return 2
         metric = args.metric or ("return" if "return" in curves[0]["points"][0] else "mean_jct")
-        if args.json:
-            write_curves(args.json, seeds, curves)
-        if args.png:
-            plot(curves, metric, args.x, args.png, args.title, args.reference)
-            print(f"plot: {args.png}")
-        return 0
-    if not args.runs:
-        parser.error("give run directories, or --from-json PATH")
-    if args.every < 1:
-        parser.error(f"--every {args.every}: must be 1 or more (1 = every checkpoint)")
-    curves = []
-    for run in args.runs:
-        if not (run / "run.json").is_file():
-            print(f"error: {run} is not a run directory of `edge-rl train`", file=sys.stderr)
-            return 2
-        env = json.loads((run / "run.json").read_text())["spec"]["env"]
-        metric = args.metric or ("return" if env == "aigc" else "mean_jct")
-        try:
-            curves.append(
-                evaluate_run(
-                    run,
-                    args.seeds,
-                    metric,
-                    args.preset,
-                    dict(args.env_set),
-                    args.from_iteration,
-                    args.act_by,
-                    args.every,
+    else:
+        if not args.runs:
+            parser.error("give run directories, or --from-json PATH")
+        if args.every < 1:
+            parser.error(f"--every {args.every}: must be 1 or more (1 = every checkpoint)")
+        seeds, curves = args.seeds, []
+        for run in args.runs:
+            if not (run / "run.json").is_file():
+                print(f"error: {run} is not a run directory of `edge-rl train`", file=sys.stderr)
+                return 2
+            env = json.loads((run / "run.json").read_text())["spec"]["env"]
+            metric = args.metric or ("return" if env == "aigc" else "mean_jct")
+            try:
+                curves.append(
+                    evaluate_run(
+                        run,
+                        seeds,
+                        metric,
+                        args.preset,
+                        dict(args.env_set),
+                        args.from_iteration,
+                        args.act_by,
+                        args.every,
+                    )
                 )
-            )
-        except ValueError as err:
-            print(f"error: {err}", file=sys.stderr)
-            return 2
-        print(f"{run.name}: best checkpoint {curves[-1]['best']}")
+            except ValueError as err:
+                print(f"error: {err}", file=sys.stderr)
+                return 2
+            print(f"{run.name}: best checkpoint {curves[-1]['best']}")
     if args.json:
-        write_curves(args.json, args.seeds, curves)
+        write_curves(args.json, seeds, curves)
     if args.png:
         plot(curves, metric, args.x, args.png, args.title, args.reference)
         print(f"plot: {args.png}")
