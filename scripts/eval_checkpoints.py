@@ -239,6 +239,30 @@ def plot(
     plt.close(fig)
 
 
+def evaluate_runs(args: argparse.Namespace) -> tuple[list[dict[str, Any]], str]:
+    """Each run directory's curve (printing its best checkpoint) and the metric evaluated."""
+    curves = []
+    for run in args.runs:
+        if not (run / "run.json").is_file():
+            raise ValueError(f"{run} is not a run directory of `edge-rl train`")
+        env = json.loads((run / "run.json").read_text())["spec"]["env"]
+        metric = args.metric or ("return" if env == "aigc" else "mean_jct")
+        curves.append(
+            evaluate_run(
+                run,
+                args.seeds,
+                metric,
+                args.preset,
+                dict(args.env_set),
+                args.from_iteration,
+                args.act_by,
+                args.every,
+            )
+        )
+        print(f"{run.name}: best checkpoint {curves[-1]['best']}")
+    return curves, metric
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("runs", nargs="*", type=Path)
@@ -274,44 +298,23 @@ def main(argv: list[str] | None = None) -> int:
         help="greedy action of each checkpoint: argmax (default), mean-probs:K or critic",
     )  # fmt: skip
     args = parser.parse_args(argv)
-    if args.from_json is not None:
-        if args.runs:
-            parser.error("give run directories or --from-json, not both")
-        try:
+    if args.from_json is not None and args.runs:
+        parser.error("give run directories or --from-json, not both")
+    if args.from_json is None and not args.runs:
+        parser.error("give run directories, or --from-json PATH")
+    if args.runs and args.every < 1:
+        parser.error(f"--every {args.every}: must be 1 or more (1 = every checkpoint)")
+    try:
+        if args.from_json is not None:
             seeds, curves = join_curve_files(args.from_json)
-        except ValueError as err:
-            print(f"error: {err}", file=sys.stderr)
-            return 2
-        metric = args.metric or ("return" if "return" in curves[0]["points"][0] else "mean_jct")
-    else:
-        if not args.runs:
-            parser.error("give run directories, or --from-json PATH")
-        if args.every < 1:
-            parser.error(f"--every {args.every}: must be 1 or more (1 = every checkpoint)")
-        seeds, curves = args.seeds, []
-        for run in args.runs:
-            if not (run / "run.json").is_file():
-                print(f"error: {run} is not a run directory of `edge-rl train`", file=sys.stderr)
-                return 2
-            env = json.loads((run / "run.json").read_text())["spec"]["env"]
-            metric = args.metric or ("return" if env == "aigc" else "mean_jct")
-            try:
-                curves.append(
-                    evaluate_run(
-                        run,
-                        seeds,
-                        metric,
-                        args.preset,
-                        dict(args.env_set),
-                        args.from_iteration,
-                        args.act_by,
-                        args.every,
-                    )
-                )
-            except ValueError as err:
-                print(f"error: {err}", file=sys.stderr)
-                return 2
-            print(f"{run.name}: best checkpoint {curves[-1]['best']}")
+            in_file = "return" if "return" in curves[0]["points"][0] else "mean_jct"
+            metric = args.metric or in_file
+        else:
+            seeds = args.seeds
+            curves, metric = evaluate_runs(args)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     if args.json:
         write_curves(args.json, seeds, curves)
     if args.png:
