@@ -340,3 +340,52 @@ def test_eval_checkpoints_every_kth_checkpoint_keeps_final(tmp_path: Path) -> No
     with pytest.raises(SystemExit) as exit_info:
         _eval_checkpoints_module().main([str(tmp_path), "--every", "0"])
     assert exit_info.value.code == 2
+
+
+def test_aigc_crash_anatomy_files_every_crash_under_its_cause(tmp_path: Path) -> None:
+    from edge_rl.baselines.aigc import AIGC_POLICIES
+    from edge_rl.evaluation.runner import make_env, run_episode
+
+    out = tmp_path / "anatomy.json"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "aigc_crash_anatomy.py"), "--policy", "prophet",
+         "crash-avoid", "random", "--seeds", "0", "1", "--json", str(out)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(out.read_text())
+    env = make_env("aigc", "adsac-paper", 0)
+    for name in ("prophet", "crash-avoid", "random"):
+        for row in report["episodes"][name]:  # the same episodes as `edge-rl evaluate` plays
+            summary = run_episode(env, AIGC_POLICIES[name](seed=row["seed"]), row["seed"])
+            assert row["return"] == summary["return"]
+            assert row["crash_events"] == summary["crash_events"]
+            assert row["avoidable"] + row["fragmented"] + row["overloaded"] == row["crash_events"]
+    # Prophet and Crash-Avoid only crash when no server has room; random picks crash needlessly
+    assert all(r["avoidable"] == 0 for n in ("prophet", "crash-avoid")
+               for r in report["episodes"][n])  # fmt: skip
+    assert all(r["avoidable"] > 0 for r in report["episodes"]["random"])
+    assert report["paired_against"] == "prophet"
+    avoid, prophet = report["episodes"]["crash-avoid"], report["episodes"]["prophet"]
+    diffs = [a["crash_events"] - b["crash_events"] for a, b in zip(avoid, prophet, strict=True)]
+    paired = report["summary"]["crash-avoid"]["crash_events_vs_prophet"]
+    assert paired["mean"] == pytest.approx(sum(diffs) / 2)
+    assert "paired against prophet over 2 seeds" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--policy", "nope"], "unknown --policy nope; choose from:"),
+        (["--checkpoint", "/nonexistent/run"], "is not an edge-rl checkpoint"),
+        (["--policy", "prophet", "--paired-against", "random"], "--paired-against random"),
+        (["--policy", "prophet", "--seeds", "-1"], "bad seed(s) [-1]"),
+    ],
+)
+def test_aigc_crash_anatomy_rejects_bad_input(argv: list[str], message: str) -> None:
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "aigc_crash_anatomy.py"), *argv],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr and "Traceback" not in proc.stderr

@@ -204,6 +204,26 @@ def _check_act_by_modes(run: Path, report: Path, capsys) -> None:
         assert code == 2 and needle in err and len(err.strip().splitlines()) == 1, (argv, err)
 
 
+def _check_crash_anatomy(run: Path, evaluated: dict, report: Path) -> None:
+    """scripts/aigc_crash_anatomy.py plays a checkpoint as `edge-rl evaluate` does (same
+    episode, same crash events) and files every crash under one cause."""
+    script = Path(__file__).resolve().parents[2] / "scripts" / "aigc_crash_anatomy.py"
+    proc = subprocess.run(
+        [sys.executable, str(script), "--checkpoint", str(run), "--policy", "crash-avoid",
+         "--seeds", "0", "--json", str(report)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    anatomy = json.loads(report.read_text())
+    learned = anatomy["episodes"][f"{run.name}[argmax]"][0]
+    expected = next(e for e in evaluated["episodes"] if e["policy"] == "adsac")
+    assert learned["return"] == pytest.approx(expected["return"])
+    assert learned["crash_events"] == expected["crash_events"]
+    causes = learned["avoidable"] + learned["fragmented"] + learned["overloaded"]
+    assert causes == learned["crash_events"]
+    assert anatomy["paired_against"] == "crash-avoid"
+
+
 def test_train_then_evaluate_commands(ray_session, tmp_path: Path, capsys) -> None:
     out = tmp_path / "run"
     settings = [f"--set={k}={v}" for k, v in TINY.items()]
@@ -241,6 +261,7 @@ def test_train_then_evaluate_commands(ray_session, tmp_path: Path, capsys) -> No
     data = json.loads(report.read_text())
     assert {e["policy"] for e in data["episodes"]} == {"adsac", "crash-avoid"}
     assert data["preset"] == "adsac-paper" and data["world_seed"] == 0
+    _check_crash_anatomy(out, data, tmp_path / "anatomy.json")
     _check_act_by_modes(out, tmp_path / "act_by.json", capsys)
     # resuming with another algorithm is a one-line error; without --algo, the run's own
     code = main(["train", "--algo", "sac", "--resume", str(out), "--timesteps", "128"])

@@ -38,6 +38,8 @@ def test_registry_names():
         "crash-avoid",
         "prophet",
         "prophet-cheap-crash",
+        "prophet-keep-open",
+        "best-fit",
     }
     assert all(cls.name == name for name, cls in AIGC_POLICIES.items())
 
@@ -56,7 +58,7 @@ def test_rules_on_a_live_episode():
     obs, _ = env.reset(seed=1)
     for p in policies.values():
         p.reset(env)
-    infeasible_seen = 0
+    infeasible_seen = kept_other = 0
     for step in range(1500):
         free, m = env.free_capacity, env.config.models_per_server
         utility, feasible = env.action_utilities, env.feasible_mask
@@ -64,6 +66,16 @@ def test_rules_on_a_live_episode():
         assert policies["crash-avoid"].act(obs, env) == int(np.argmax(free)) * m
         prophet = policies["prophet"].act(obs, env)
         cheap = policies["prophet-cheap-crash"].act(obs, env)
+        packed = policies["best-fit"].act(obs, env)
+        kept = policies["prophet-keep-open"].act(obs, env)
+        left = free - env.current_demand
+        if (left >= 0).any():  # best fit: the least room left among servers with room
+            assert left[packed // m] == left[left >= 0].min()
+            assert utility[packed] == utility[packed // m * m : (packed // m + 1) * m].max()
+        else:
+            assert packed == 0
+        check_keep_open(env, prophet, kept)
+        kept_other += kept != prophet
         if feasible.any():
             best = np.max(utility[feasible])
             assert feasible[cheap] and utility[cheap] == best
@@ -79,6 +91,46 @@ def test_rules_on_a_live_episode():
         if terminated:
             break
     assert infeasible_seen > 0  # Prophet at this load overfills: the crash rule was checked
+    assert kept_other > 0  # and keep-open's own branch was checked
+
+
+def check_keep_open(env: AIGCEdgeEnv, prophet: int, kept: int) -> None:
+    """prophet-keep-open's rule, checked against Prophet's pick on the env's state now."""
+    m, demand = env.config.models_per_server, env.current_demand
+    reserve = max(env.config.choices("demand_range"))
+
+    def keeps_open(action: int) -> bool:
+        after = env.free_capacity.copy()
+        after[action // m] -= demand
+        return bool(after.max() >= reserve)
+
+    feasible, utility = env.feasible_mask, env.action_utilities
+    if kept == prophet:  # Prophet's pick keeps a server open, or no positive pick does
+        others = [a for a in np.flatnonzero(feasible) if keeps_open(a) and utility[a] > 0]
+        assert keeps_open(prophet) or not others or utility[prophet] <= 0
+    else:  # the best pick among those that keep a server open
+        assert not keeps_open(prophet) and keeps_open(kept) and feasible[kept]
+        best_open = max(utility[a] for a in np.flatnonzero(feasible) if keeps_open(a))
+        assert utility[kept] == best_open > 0
+
+
+def test_keep_open_bad_arguments():
+    policy_cls = AIGC_POLICIES["prophet-keep-open"]
+    with pytest.raises(ValueError, match="reserve=-1"):
+        policy_cls(reserve=-1)
+    with pytest.raises(ValueError, match="slack=-0.5"):
+        policy_cls(slack=-0.5)
+
+
+def test_best_fit_crashes_less_than_prophet():
+    """Measured on adsac-paper world 0 (scripts/aigc_crash_anatomy.py): Best Fit packs tightly
+    and has fewer crash events than Prophet, at a large cost in utility."""
+    env = AIGCEdgeEnv("adsac-paper")
+    runs = {n: [episode(env, n, seed) for seed in range(4)] for n in ("prophet", "best-fit")}
+    crashes = {n: sum(r["crash_events"] for r in eps) for n, eps in runs.items()}
+    returns = {n: np.mean([r["return"] for r in eps]) for n, eps in runs.items()}
+    assert crashes["best-fit"] < crashes["prophet"], crashes
+    assert returns["best-fit"] < returns["prophet"] - 100, returns
 
 
 def test_cheap_crash_beats_prophet_under_load():
