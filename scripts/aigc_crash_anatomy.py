@@ -16,9 +16,11 @@ under one cause:
 - ``overloaded``: not even the servers' free capacity together covered the task: only crashes
   earlier on (which free capacity) could have prevented this one.
 
-Printed per policy: mean return, crash events, tasks killed and the three causes (means over
-the seeds), and the paired difference of return and crash events to ``--paired-against``
-(mean and 95% t-interval over the seeds, with how often the policy had fewer crash events).
+Printed per policy: mean return, utility (what the placed tasks earned), crash penalty (what
+the crashes cost: utility - return), crash events, tasks killed and the three causes (means over
+the seeds), and the paired differences of return, utility, penalty and crash events to
+``--paired-against`` (mean and 95% t-interval over the seeds; how often the policy had fewer
+crash events).
 The simulator is plain numpy: a heuristic takes about a second per episode on one core.
 """
 
@@ -38,6 +40,8 @@ from edge_rl.evaluation.runner import check_seeds, make_env
 from edge_rl.evaluation.stats import mean_ci
 
 CAUSES = ("avoidable", "fragmented", "overloaded")
+METRICS = ("return", "utility", "crash_penalty", "crash_events", "tasks_killed", *CAUSES)
+PAIRED = ("return", "utility", "crash_penalty", "crash_events")
 
 
 def crash_cause(sim: Any, action: int) -> str | None:
@@ -66,8 +70,9 @@ def play(env: Any, policy: Policy, seed: int) -> dict[str, float]:
     summary = sim.episode_summary()
     if sum(causes.values()) != summary["crash_events"]:
         raise RuntimeError(f"{sum(causes.values())} crashes filed, env counted {summary}")
-    keep = ("return", "crash_events", "tasks_killed")
-    return {**{k: float(summary[k]) for k in keep}, **{k: float(v) for k, v in causes.items()}}
+    out = {k: float(summary[k]) for k in ("return", "utility", "crash_events", "tasks_killed")}
+    out["crash_penalty"] = out["utility"] - out["return"]  # what the crashes cost in all
+    return {**out, **{k: float(v) for k, v in causes.items()}}
 
 
 def make_policies(args: argparse.Namespace) -> tuple[list[tuple[str, Any]], dict[str, Any]]:
@@ -117,12 +122,12 @@ def summarise(episodes: dict[str, list[dict[str, float]]], baseline: str | None)
     out: dict[str, Any] = {}
     for name, eps in episodes.items():
         row: dict[str, Any] = {}
-        for key in ("return", "crash_events", "tasks_killed", *CAUSES):
+        for key in METRICS:
             ci = mean_ci(np.array([e[key] for e in eps]))
             row[key] = {"mean": ci.mean, "ci95": ci.ci95}
         if baseline is not None and name != baseline:
             base = episodes[baseline]
-            for key in ("return", "crash_events"):
+            for key in PAIRED:
                 diff = np.array([e[key] - b[key] for e, b in zip(eps, base, strict=True)])
                 ci = mean_ci(diff)
                 row[f"{key}_vs_{baseline}"] = {
@@ -136,27 +141,25 @@ def summarise(episodes: dict[str, list[dict[str, float]]], baseline: str | None)
 
 
 def print_table(summary: dict, baseline: str | None, n: int) -> None:
-    print(
-        f"{'policy':34s} {'return':>16s} {'crashes':>8s} {'killed':>7s}  "
-        f"{'avoidable':>9s} {'fragmented':>10s} {'overloaded':>10s}"
-    )
+    head = ("return", "utility", "penalty", "crashes", "killed", *CAUSES)
+    print(f"{'policy':30s} {'return':>16s}" + "".join(f" {h:>10s}" for h in head[1:]))
     for name, row in summary.items():
         ret = row["return"]
+        cells = [row[k]["mean"] for k in METRICS[1:]]
         print(
-            f"{name:34s} {ret['mean']:9.1f} ± {ret['ci95']:4.1f} "
-            f"{row['crash_events']['mean']:8.2f} "
-            f"{row['tasks_killed']['mean']:7.2f}  {row['avoidable']['mean']:9.2f} "
-            f"{row['fragmented']['mean']:10.2f} {row['overloaded']['mean']:10.2f}"
+            f"{name:30s} {ret['mean']:9.1f} ± {ret['ci95']:4.1f}"
+            + "".join(f" {c:10.2f}" for c in cells)
         )
     if baseline is None:
         return
-    print(f"\npaired against {baseline} over {n} seeds (mean ± 95% CI):")
+    print(f"\npaired against {baseline} over {n} seeds (mean ± 95% CI)")
     for name, row in summary.items():
         if name == baseline:
             continue
-        r, c = row[f"return_vs_{baseline}"], row[f"crash_events_vs_{baseline}"]
+        r, u, p, c = (row[f"{k}_vs_{baseline}"] for k in PAIRED)
         print(
-            f"  {name:32s} return {r['mean']:+7.1f} ± {r['ci95']:4.1f}   crash events "
+            f"  {name:28s} return {r['mean']:+7.1f} ± {r['ci95']:4.1f}  utility {u['mean']:+7.1f} "
+            f"± {u['ci95']:4.1f}  penalty {p['mean']:+6.1f} ± {p['ci95']:4.1f}  crash events "
             f"{c['mean']:+5.2f} ± {c['ci95']:4.2f} (fewer on {c['lower_on']}/{n}, "
             f"more on {c['higher_on']}/{n})"
         )

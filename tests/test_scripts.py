@@ -361,6 +361,9 @@ def test_aigc_crash_anatomy_files_every_crash_under_its_cause(tmp_path: Path) ->
             assert row["return"] == summary["return"]
             assert row["crash_events"] == summary["crash_events"]
             assert row["avoidable"] + row["fragmented"] + row["overloaded"] == row["crash_events"]
+            assert row["utility"] == summary["utility"]
+            assert row["crash_penalty"] == pytest.approx(summary["utility"] - summary["return"])
+            assert (row["crash_penalty"] > 0) == (row["crash_events"] > 0)
     # Prophet and Crash-Avoid only crash when no server has room; random picks crash needlessly
     assert all(r["avoidable"] == 0 for n in ("prophet", "crash-avoid")
                for r in report["episodes"][n])  # fmt: skip
