@@ -383,6 +383,8 @@ def test_aigc_crash_anatomy_files_every_crash_under_its_cause(tmp_path: Path) ->
         (["--checkpoint", "/nonexistent/run"], "is not an edge-rl checkpoint"),
         (["--policy", "prophet", "--paired-against", "random"], "--paired-against random"),
         (["--policy", "prophet", "--seeds", "-1"], "bad seed(s) [-1]"),
+        (["--policy", "prophet", "--set", "nope=1"], "unknown AIGC env setting(s) ['nope']"),
+        (["--policy", "prophet", "--set", "crash_penalty"], "expected key=value"),
     ],
 )
 def test_aigc_crash_anatomy_rejects_bad_input(argv: list[str], message: str) -> None:
@@ -392,3 +394,21 @@ def test_aigc_crash_anatomy_rejects_bad_input(argv: list[str], message: str) -> 
     )  # fmt: skip
     assert proc.returncode == 2, proc.stderr
     assert message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_aigc_crash_anatomy_set_changes_the_env(tmp_path: Path) -> None:
+    """--set reaches the simulator: a costlier crash leaves utility and crashes as they were."""
+    reports = {}
+    for coef in (2, 6):
+        out = tmp_path / f"c{coef}.json"
+        proc = subprocess.run(
+            [sys.executable, str(ROOT / "scripts" / "aigc_crash_anatomy.py"), "--policy",
+             "prophet", "--seeds", "0", "--set", f"crash_penalty={coef}", "--json", str(out)],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        reports[coef] = json.loads(out.read_text())
+        assert reports[coef]["overrides"] == {"crash_penalty": coef}
+    cheap, dear = (reports[c]["episodes"]["prophet"][0] for c in (2, 6))
+    assert cheap["utility"] == dear["utility"] and cheap["crash_events"] == dear["crash_events"] > 0
+    assert dear["crash_penalty"] == pytest.approx(3 * cheap["crash_penalty"])
