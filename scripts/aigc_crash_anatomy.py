@@ -40,7 +40,7 @@ import numpy as np
 from edge_rl.baselines.aigc import AIGC_POLICIES
 from edge_rl.baselines.base import Policy
 from edge_rl.commands.common import UsageError, parse_overrides
-from edge_rl.evaluation.runner import check_seeds, make_env
+from edge_rl.evaluation.runner import check_seeds, make_env, run_episode
 from edge_rl.evaluation.stats import mean_ci
 
 CAUSES = ("avoidable", "fragmented", "overloaded")
@@ -58,25 +58,36 @@ def crash_cause(sim: Any, action: int) -> str | None:
     return "fragmented" if free.sum() >= demand else "overloaded"
 
 
-def play(env: Any, policy: Policy, seed: int) -> dict[str, float]:
-    """One episode: the env's summary (return, crash events, tasks killed) and crash causes."""
-    obs, _ = env.reset(seed=seed)
-    sim = env.unwrapped
-    policy.reset(sim)
-    causes = dict.fromkeys(CAUSES, 0)
-    terminated = truncated = False
-    while not (terminated or truncated):
-        action = int(policy.act(obs, sim))
-        cause = crash_cause(sim, action)
+class CrashFiler(Policy):
+    """Plays ``inner`` unchanged and files each crash its actions cause under ``CAUSES``."""
+
+    def __init__(self, inner: Policy) -> None:
+        super().__init__()
+        self.inner, self.name = inner, inner.name
+        self.causes = dict.fromkeys(CAUSES, 0)
+
+    def reset(self, env: Any) -> None:
+        self.causes = dict.fromkeys(CAUSES, 0)
+        self.inner.reset(env)
+
+    def act(self, obs: Any, env: Any) -> int:
+        action = int(self.inner.act(obs, env))
+        cause = crash_cause(env, action)
         if cause is not None:
-            causes[cause] += 1
-        obs, _, terminated, truncated, _ = env.step(action)
-    summary = sim.episode_summary()
-    if sum(causes.values()) != summary["crash_events"]:
-        raise RuntimeError(f"{sum(causes.values())} crashes filed, env counted {summary}")
-    out = {k: float(summary[k]) for k in ("return", "utility", "crash_events", "tasks_killed")}
+            self.causes[cause] += 1
+        return action
+
+
+def play(env: Any, policy: Policy, seed: int) -> dict[str, float]:
+    """One episode (the project's ``run_episode``): return, utility, crash penalty, crash
+    events, tasks killed and the crash causes."""
+    filer = CrashFiler(policy)
+    summary = run_episode(env, filer, seed)
+    if sum(filer.causes.values()) != summary["crash_events"]:
+        raise RuntimeError(f"{sum(filer.causes.values())} crashes filed, env counted {summary}")
+    out = {k: summary[k] for k in ("return", "utility", "crash_events", "tasks_killed")}
     out["crash_penalty"] = out["utility"] - out["return"]  # what the crashes cost in all
-    return {**out, **{k: float(v) for k, v in causes.items()}}
+    return {**out, **{k: float(v) for k, v in filer.causes.items()}}
 
 
 def make_policies(args: argparse.Namespace) -> tuple[list[tuple[str, Any]], dict[str, Any]]:

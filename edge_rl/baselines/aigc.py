@@ -146,16 +146,12 @@ class KeepOpenProphetPolicy(Policy):
         if reserve is None:
             reserve = max(env.config.choices("demand_range"))
         free, demand = env.free_capacity, env.current_demand
-        utility = np.where(np.repeat(free >= demand, m), env.action_utilities, -np.inf)
+        utility = np.where(env.feasible_mask, env.action_utilities, -np.inf)
         pick = int(np.argmax(utility))
         if utility[pick] <= 0.0:
             return 0  # Prophet's fallback
-        # the most room any server keeps after the task goes to server e, for every e
-        keeps = np.empty(len(free), dtype=bool)
-        for e in range(len(free)):
-            after = free.copy()
-            after[e] -= demand
-            keeps[e] = after.max() >= reserve
+        # keeps[e]: after the task goes to server e, some server still has ``reserve`` free
+        keeps = (free - demand * np.eye(len(free), dtype=free.dtype)).max(axis=1) >= reserve
         if keeps[pick // m]:
             return pick
         kept = np.where(np.repeat(keeps, m), utility, -np.inf)
