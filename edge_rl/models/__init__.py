@@ -4,6 +4,7 @@ Model composition::
 
     obs -> Tokenizer -> StateEncoder (attention over the tokens of one state; depth 0 = D2SAC)
         -> state_BD (+ act_BAD) -> DiffusionActor (DDPM over action logits) -> logits_BA
+                                   or SoftmaxActor (an MLP: the chain's ablation)
                                 -> TwinQCritic (own encoders) -> (q1_BA, q2_BA)
                                    or TwinQHeads (on the actor's state_BD: shared encoder)
 
@@ -11,10 +12,12 @@ Losses are pure functions in ``edge_rl.models.losses``; an RLlib RLModule/Learne
 """
 
 from edge_rl.models.attention import EncoderConfig, StateEncoder
+from edge_rl.models.categorical import ACTOR_HEADS, SoftmaxActor
 from edge_rl.models.critics import CriticConfig, QNetwork, TwinQCritic, TwinQHeads
 from edge_rl.models.diffusion import (
     DiffusionActor,
     DiffusionConfig,
+    EncodedActor,
     greedy_actions,
     mean_probs_action,
     sample_actions,
@@ -40,14 +43,17 @@ from edge_rl.models.schedules import (
 from edge_rl.models.tokenizers import LAYOUTS, Tokenizer, make_tokenizer
 
 __all__ = [
+    "ACTOR_HEADS",
     "BETA_SCHEDULES",
     "LAYOUTS",
     "CompiledActor",
     "CriticConfig",
     "DiffusionActor",
     "DiffusionConfig",
+    "EncodedActor",
     "EncoderConfig",
     "QNetwork",
+    "SoftmaxActor",
     "StateEncoder",
     "Tokenizer",
     "TwinQCritic",

@@ -234,7 +234,93 @@ class DiffusionConfig:
                 raise ValueError(f"{name}={getattr(self, name)}: must be >= 1")
 
 
-class DiffusionActor(nn.Module):
+class EncodedActor(nn.Module):
+    """What every actor on a ``StateEncoder`` shares: obs -> encoder -> logits_BA -> mask.
+
+    Subclasses set ``encoder``, ``num_actions``, ``denoiser_mode`` ("mlp" or "per-action", the
+    form of the head on the encoding) and ``mask``, and implement ``draw_noise`` (all the noise
+    one pass uses) and ``denoise`` (encoding + that noise -> logits_BA), so that callers which
+    hold the noise (``CompiledActor``, the mean-of-K-chains evaluation) work with any actor.
+    """
+
+    encoder: StateEncoder
+    num_actions: int
+    denoiser_mode: str
+    mask: FeasibilityMask | None
+
+    def num_actions_of(self, obs: torch.Tensor) -> int:
+        """|A| offered by the observation batch: rows - 1 for "tokens" with the per-action
+        denoiser (any E), else the |A| the actor was built for."""
+        if obs.dim() != 3:
+            return self.num_actions
+        if self.denoiser_mode == "per-action":
+            return obs.shape[1] - 1
+        assert obs.shape[1] == 1 + self.num_actions, (
+            f"the mlp denoiser was built for {self.num_actions} actions, got obs with "
+            f"{obs.shape[1] - 1} server-model rows; use denoiser='per-action'"
+        )
+        return self.num_actions
+
+    def forward(self, obs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """obs_BO (paper layouts) or obs_BTF (tokens) -> logits_BA (x_0 of a diffusion chain).
+
+        ``generator`` seeds the noise (on the actor's device); None uses torch's global
+        RNG.
+        """
+        return self.decode_obs(obs, *self.encoder(obs), generator=generator)
+
+    def decode_obs(
+        self,
+        obs: torch.Tensor,
+        state_BD: torch.Tensor,
+        act_BAD: torch.Tensor | None,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """``forward`` given the encoding of ``obs`` (for callers that hold it): the logits of
+        the actions ``obs`` offers, then the feasibility mask."""
+        logits_BA = self.decode(state_BD, act_BAD, self.num_actions_of(obs), generator)
+        return self.mask_logits(obs, logits_BA)
+
+    def mask_logits(self, obs: torch.Tensor, logits_BA: torch.Tensor) -> torch.Tensor:
+        """``logits_BA`` of ``obs`` with the feasibility mask applied (unchanged without one)."""
+        return logits_BA if self.mask is None else self.mask(obs, logits_BA)
+
+    def decode(
+        self,
+        state_BD: torch.Tensor,
+        act_BAD: torch.Tensor | None,
+        num_actions: int,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Logits_BA of already encoded states, from fresh noise (``forward`` without the
+        encoder; learners that hold the encoding use it directly)."""
+        noise_NBA = self.draw_noise(state_BD.shape[0], num_actions, generator)
+        logits_BA = self.denoise(state_BD, act_BAD, noise_NBA)
+        assert logits_BA.shape == (state_BD.shape[0], num_actions), logits_BA.shape
+        return logits_BA
+
+    @torch.inference_mode()
+    def act(
+        self, obs: torch.Tensor, explore: bool = True, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """Actions_B without autograd: sampled from pi when ``explore``, else argmax."""
+        logits_BA = self.forward(obs, generator)
+        return sample_actions(logits_BA, generator) if explore else greedy_actions(logits_BA)
+
+    def draw_noise(
+        self, batch: int, num_actions: int, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """All the noise one pass for ``batch`` states uses, (N, B, A)."""
+        raise NotImplementedError
+
+    def denoise(
+        self, state_BD: torch.Tensor, act_BAD: torch.Tensor | None, noise_NBA: torch.Tensor
+    ) -> torch.Tensor:
+        """Encoded states and ``draw_noise``'s noise -> logits_BA (before the mask)."""
+        raise NotImplementedError
+
+
+class DiffusionActor(EncodedActor):
     """obs -> logits_BA = x_0 of a DDPM conditioned on the encoded state; pi = softmax(logits).
 
     Args:
@@ -305,19 +391,6 @@ class DiffusionActor(nn.Module):
         self._x_coef = coefs.x_coef.tolist()
         self._eps_coef = coefs.eps_coef.tolist()
 
-    def num_actions_of(self, obs: torch.Tensor) -> int:
-        """|A| offered by the observation batch: rows - 1 for "tokens" with the per-action
-        denoiser (any E), else the |A| the actor was built for."""
-        if obs.dim() != 3:
-            return self.num_actions
-        if self.denoiser_mode == "per-action":
-            return obs.shape[1] - 1
-        assert obs.shape[1] == 1 + self.num_actions, (
-            f"the mlp denoiser was built for {self.num_actions} actions, got obs with "
-            f"{obs.shape[1] - 1} server-model rows; use denoiser='per-action'"
-        )
-        return self.num_actions
-
     def draw_noise(
         self, batch: int, num_actions: int, generator: torch.Generator | None = None
     ) -> torch.Tensor:
@@ -351,52 +424,6 @@ class DiffusionActor(nn.Module):
             )
             x_BA = torch.add(x_BA, eps_BA, alpha=-self._eps_coef[i])
         return x_BA
-
-    def forward(self, obs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """obs_BO (paper layouts) or obs_BTF (tokens) -> logits_BA (x_0 of the chain).
-
-        ``generator`` seeds the chain's noise (on the actor's device); None uses torch's global
-        RNG.
-        """
-        return self.decode_obs(obs, *self.encoder(obs), generator=generator)
-
-    def decode_obs(
-        self,
-        obs: torch.Tensor,
-        state_BD: torch.Tensor,
-        act_BAD: torch.Tensor | None,
-        generator: torch.Generator | None = None,
-    ) -> torch.Tensor:
-        """``forward`` given the encoding of ``obs`` (for callers that hold it): the chain for
-        the actions ``obs`` offers, then the feasibility mask."""
-        logits_BA = self.decode(state_BD, act_BAD, self.num_actions_of(obs), generator)
-        return self.mask_logits(obs, logits_BA)
-
-    def mask_logits(self, obs: torch.Tensor, logits_BA: torch.Tensor) -> torch.Tensor:
-        """``logits_BA`` of ``obs`` with the feasibility mask applied (unchanged without one)."""
-        return logits_BA if self.mask is None else self.mask(obs, logits_BA)
-
-    def decode(
-        self,
-        state_BD: torch.Tensor,
-        act_BAD: torch.Tensor | None,
-        num_actions: int,
-        generator: torch.Generator | None = None,
-    ) -> torch.Tensor:
-        """The chain from fresh noise on already encoded states -> logits_BA (``forward``
-        without the encoder; learners that hold the encoding use it directly)."""
-        noise_NBA = self.draw_noise(state_BD.shape[0], num_actions, generator)
-        logits_BA = self.denoise(state_BD, act_BAD, noise_NBA)
-        assert logits_BA.shape == (state_BD.shape[0], num_actions), logits_BA.shape
-        return logits_BA
-
-    @torch.inference_mode()
-    def act(
-        self, obs: torch.Tensor, explore: bool = True, generator: torch.Generator | None = None
-    ) -> torch.Tensor:
-        """Actions_B without autograd: sampled from pi when ``explore``, else argmax."""
-        logits_BA = self.forward(obs, generator)
-        return sample_actions(logits_BA, generator) if explore else greedy_actions(logits_BA)
 
 
 def sample_actions(

@@ -93,6 +93,37 @@ def test_per_action_denoiser_and_critic_heads_on_the_paper_layout() -> None:
     assert plain.critic.q1.head_mode == "mlp" and plain.critic.q1.head[-1].out_features == 40
 
 
+@pytest.mark.parametrize("shared_encoder", [False, True])
+def test_softmax_actor_head_trains_through_the_same_learner(shared_encoder: bool) -> None:
+    """``actor_head="softmax"``: the chain's ablation, an MLP's logits on the same encoder,
+    with the same critics, mask and losses; one learner step moves actor and critics."""
+    from edge_rl.models import SoftmaxActor
+
+    torch.manual_seed(0)
+    learner, _ = _learner(actor_head="softmax", action_masking=True, shared_encoder=shared_encoder)
+    module = learner.module[DEFAULT_MODULE_ID]
+    assert isinstance(module.actor, SoftmaxActor) and module.actor.mask is not None
+    obs = torch.as_tensor(_fixed_batch(8).policy_batches[DEFAULT_MODULE_ID][Columns.OBS])
+    logits = module.forward_inference({Columns.OBS: obs})[Columns.ACTION_DIST_INPUTS]
+    assert logits.shape == (8, 40)
+    # no noise: inference gives the same logits on every pass
+    again = module.forward_inference({Columns.OBS: obs})[Columns.ACTION_DIST_INPUTS]
+    assert torch.equal(logits, again)
+    head = [p.clone() for p in module.actor.head.parameters()]
+    critic = [p.clone() for p in module.critic.parameters()]
+    result = learner.update(batch=_fixed_batch(64), timesteps={"num_env_steps_sampled_lifetime": 0})
+    assert np.isfinite(float(result[DEFAULT_MODULE_ID]["actor_loss"].peek()))
+    assert any(
+        not torch.equal(a, b) for a, b in zip(head, module.actor.head.parameters(), strict=True)
+    )
+    assert any(
+        not torch.equal(a, b) for a, b in zip(critic, module.critic.parameters(), strict=True)
+    )
+    # the env runner's inference-only module carries the same actor
+    lean = _module(True, settings={"actor_head": "softmax"})
+    assert isinstance(lean.actor, SoftmaxActor) and not hasattr(lean, "critic")
+
+
 def test_inference_only_module_has_no_critic_parameters() -> None:
     full = _module(inference_only=False)
     lean = _module(inference_only=True)
@@ -320,6 +351,7 @@ def test_learned_temperature_changes_alpha() -> None:
     ("settings", "needle"),
     [
         ({"diffusion_steps": 0}, "diffusion_steps=0"),
+        ({"actor_head": "gaussian"}, "actor_head='gaussian': use 'diffusion'"),
         ({"attention_depth": -1}, "attention_depth=-1"),
         ({"attention_heads": 3, "attention_width": 16}, "must divide attention_width"),
         ({"beta_schedule": "sigmoid"}, "beta_schedule='sigmoid'"),

@@ -122,8 +122,11 @@ def test_async_sampling_keeps_runners_sampling_and_their_weights_current(ray_ses
         algo.stop()
 
 
-def test_checkpoint_restore_gives_identical_greedy_actions(ray_session, tmp_path: Path) -> None:
-    algo = _config(num_env_runners=0).build_algo()
+@pytest.mark.parametrize("actor_head", ["diffusion", "softmax"])
+def test_checkpoint_restore_gives_identical_greedy_actions(
+    ray_session, tmp_path: Path, actor_head: str
+) -> None:
+    algo = _config(num_env_runners=0, actor_head=actor_head).build_algo()
     try:
         for _ in range(2):
             algo.train()

@@ -40,6 +40,7 @@ from edge_rl.algorithms.replay_algorithm import (
     ReplayAlgorithm,
     async_sampling_error,
 )
+from edge_rl.models.categorical import ACTOR_HEADS
 from edge_rl.models.diffusion import BETA_SCHEDULES
 from edge_rl.models.tokenizers import ACTION_HEAD_MODES
 
@@ -60,6 +61,10 @@ class ADSACConfig(AlgorithmConfig):
             observation next to the attention embedding, as the reference ADSAC's does (True;
             False feeds it the attention embedding alone, which learned worse than random in
             the runs measured so far).
+        actor_head: "diffusion" (the reference: a DDPM over the action logits) or "softmax"
+            (the ablation: logits straight from an MLP on the same encoding, discrete SAC's
+            actor; ``edge_rl.models.categorical``). With "softmax" the diffusion settings
+            are unused except ``denoiser`` (the head's form) and ``denoiser_hidden`` (its width).
         diffusion_steps: denoising steps N of the actor's DDPM (reference 5; 1-20 sensible).
         beta_schedule: "vp" (reference), "linear" or "cosine".
         critic_attention_depth: attention layers of the critics' own encoders; None = 0 on the
@@ -127,6 +132,7 @@ class ADSACConfig(AlgorithmConfig):
         self.attention_dropout = 0.4
         self.attention_ff_mult = 2
         self.attention_raw_state = True
+        self.actor_head = "diffusion"
         self.diffusion_steps = 5
         self.beta_schedule = "vp"
         self.denoiser_hidden = 256
@@ -172,6 +178,7 @@ class ADSACConfig(AlgorithmConfig):
         attention_dropout: float = NotProvided,
         attention_ff_mult: int = NotProvided,
         attention_raw_state: bool = NotProvided,
+        actor_head: str = NotProvided,
         diffusion_steps: int = NotProvided,
         beta_schedule: str = NotProvided,
         denoiser_hidden: int = NotProvided,
@@ -217,6 +224,7 @@ class ADSACConfig(AlgorithmConfig):
             "attention_dropout",
             "attention_ff_mult",
             "attention_raw_state",
+            "actor_head",
             "diffusion_steps",
             "beta_schedule",
             "denoiser_hidden",
@@ -317,6 +325,11 @@ class ADSACConfig(AlgorithmConfig):
                     f"{name}={value!r}: use 'mlp' (the reference), 'per-action' (one shared "
                     "MLP per action, reading its token) or None (the layout's default)"
                 )
+        if self.actor_head not in ACTOR_HEADS:
+            bad(
+                f"actor_head={self.actor_head!r}: use 'diffusion' (the reference's DDPM over "
+                "logits) or 'softmax' (an MLP's logits on the same encoder: the ablation)"
+            )
         if self.beta_schedule not in BETA_SCHEDULES:
             bad(f"beta_schedule={self.beta_schedule!r}: use one of {sorted(BETA_SCHEDULES)}")
         if not 0.0 <= self.attention_dropout < 1.0:

@@ -24,7 +24,9 @@ from edge_rl.models import (
     CriticConfig,
     DiffusionActor,
     DiffusionConfig,
+    EncodedActor,
     EncoderConfig,
+    SoftmaxActor,
     TwinQCritic,
     TwinQHeads,
 )
@@ -58,7 +60,8 @@ def infer_layout(obs_space: gym.Space) -> str:
 
 
 class ADSACTorchRLModule(TorchRLModule, DefaultADSACRLModule):
-    """Diffusion actor (+ twin critics and target copies on the learner)."""
+    """Diffusion actor, or its softmax ablation (``actor_head``), + twin critics and target
+    copies on the learner."""
 
     framework: str = "torch"
 
@@ -88,9 +91,21 @@ class ADSACTorchRLModule(TorchRLModule, DefaultADSACRLModule):
         mask = None
         if cfg.get("action_masking", False):  # older checkpoints have no key: unmasked
             mask = FeasibilityMask(feasibility_config(self.layout, cfg.get("feasibility")))
-        self.actor = DiffusionActor(
-            self.layout, obs_shape, num_actions, encoder, diffusion, mask=mask
-        )
+        self.actor: EncodedActor
+        if cfg.get("actor_head", "diffusion") == "softmax":
+            self.actor = SoftmaxActor(
+                self.layout,
+                obs_shape,
+                num_actions,
+                encoder,
+                head=diffusion.denoiser,
+                hidden=diffusion.hidden,
+                mask=mask,
+            )
+        else:
+            self.actor = DiffusionActor(
+                self.layout, obs_shape, num_actions, encoder, diffusion, mask=mask
+            )
         if self.inference_only:
             # Rollout actors never train: no dropout noise in the actions they take.
             self.actor.eval()
@@ -159,7 +174,8 @@ class ADSACTorchRLModule(TorchRLModule, DefaultADSACRLModule):
 
     @override(RLModule)
     def _forward(self, batch: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        """Logits x_0 of one diffusion chain; RLlib's connectors sample (explore) or argmax."""
+        """The actor's logits (x_0 of one diffusion chain); RLlib's connectors sample
+        (explore) or argmax."""
         return {Columns.ACTION_DIST_INPUTS: self.actor(batch[Columns.OBS])}
 
     @override(RLModule)
