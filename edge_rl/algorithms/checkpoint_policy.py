@@ -76,13 +76,22 @@ def resolve_checkpoint(path: str | Path) -> tuple[Path, dict[str, Any]]:
     return ckpt, spec
 
 
+def default_policy_name(spec: dict[str, Any]) -> str:
+    """The name a run's policy has in reports: its algorithm, with "-softmax" for an ADSAC or
+    D2SAC run whose actor is the softmax ablation (``--set actor_head=softmax``)."""
+    algo = str(spec.get("algo", "checkpoint"))
+    if (spec.get("settings") or {}).get("actor_head") == "softmax":
+        return f"{algo}-softmax"
+    return algo
+
+
 class CheckpointPolicy(Policy):
     """The greedy (argmax) policy of a trained RLModule.
 
     Args:
         checkpoint: a checkpoint directory (or a run directory: its newest checkpoint).
         seed: seeds torch's RNG (the diffusion actor draws noise even when greedy).
-        name: the name reports use (default: the run's algorithm).
+        name: the name reports use (default: ``default_policy_name`` of the run).
         sample: act by sampling the exploration distribution instead of greedily.
         act_by: how the greedy action is picked (module docstring): ``argmax``,
             ``mean-probs:K`` or ``critic``.
@@ -103,7 +112,7 @@ class CheckpointPolicy(Policy):
         self.module = RLModule.from_checkpoint(str(self.checkpoint / MODULE_SUBPATH))
         if isinstance(self.module, torch.nn.Module):
             self.module.eval()
-        self.name = name or self.spec.get("algo", "checkpoint")
+        self.name = name or default_policy_name(self.spec)
         # ``sample``: act with the exploration distribution (as during training) instead of its
         # argmax; near-uniform policies collapse onto one action under argmax.
         self.sample = bool(sample)

@@ -431,3 +431,13 @@ def test_masked_learner_puts_no_probability_on_infeasible_actions(shared_encoder
     # without the setting nothing is masked (the reference)
     plain, _ = _learner()
     assert plain.module[DEFAULT_MODULE_ID].actor.mask is None
+
+
+def test_reports_name_a_softmax_actor_run_apart_from_the_diffusion_one() -> None:
+    from edge_rl.algorithms.checkpoint_policy import default_policy_name
+
+    assert default_policy_name({"algo": "adsac", "settings": {"n_step": 1}}) == "adsac"
+    softmax = {"actor_head": "softmax"}
+    assert default_policy_name({"algo": "adsac", "settings": softmax}) == "adsac-softmax"
+    assert default_policy_name({"algo": "d2sac", "settings": softmax}) == "d2sac-softmax"
+    assert default_policy_name({}) == "checkpoint"
