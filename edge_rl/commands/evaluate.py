@@ -365,9 +365,12 @@ def _fresh_world_per_episode(preset: str, overrides: dict) -> bool:
 
 
 def _checkpoint_name(ckpt: Path, spec: dict, checkpoints: list) -> str:
-    """The algorithm's name; "algo:run-dir" when several checkpoints share an algorithm."""
-    algo = spec.get("algo", "checkpoint")
-    if sum(1 for _, s in checkpoints if s.get("algo", "checkpoint") == algo) > 1:
+    """The run's policy name (its algorithm, ``default_policy_name``); "name:run-dir" when
+    several checkpoints share it."""
+    from edge_rl.algorithms.checkpoint_policy import default_policy_name
+
+    algo = default_policy_name(spec)
+    if sum(1 for _, s in checkpoints if default_policy_name(s) == algo) > 1:
         return f"{algo}:{ckpt.parent.parent.name}"
     return algo
 
