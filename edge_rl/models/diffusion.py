@@ -18,6 +18,12 @@ Two epsilon networks (``DiffusionConfig.denoiser``):
   state features (128)] -> 256 -> 256 -> |A|, Mish, Tanh output. Needs a fixed |A|.
 - "per-action" (permutation-equivariant): eps for each action's logit from [x_i[a],
   log_softmax(x_i)[a], time embedding, act_BAD[a], state_BD] -> 256 -> 256 -> 1, Mish, Tanh.
+
+The Tanh output (the reference's, ``DiffusionConfig.output="tanh"``) bounds |eps| by 1, so a
+step can cancel only so much of the noise it is given: with the vp schedule for 5 steps, x_N
+reaches x_0 multiplied by 12.5 unless eps cancels it, and the last step alone needs
+|eps| = 2.26 |x_1| to do that. The per-chain policy softmax(x_0) can then not be made
+independent of the noise. ``output="linear"`` drops the Tanh (an unbounded eps) to test that.
   The same weights work for any |A| (the default for the "tokens" layout).
 
 Speed: everything that does not depend on x_i (the state and action parts of the first layer,
@@ -72,11 +78,22 @@ class _TimeMlp(nn.Module):
         return self.net(features_NT)
 
 
+#: the epsilon networks' output: "tanh" (the reference: |eps| <= 1) or "linear" (unbounded)
+DENOISER_OUTPUTS = ("tanh", "linear")
+
+
 class _Denoiser(nn.Module):
     """Shared call path of the epsilon networks: ``prepare`` once per chain, ``step`` per step;
     ``forward`` is the one-off form (tests, the textbook baseline)."""
 
     time_mlp: _TimeMlp
+    out: nn.Linear
+    tanh_output: bool = True
+
+    def _eps_out(self, h: torch.Tensor) -> torch.Tensor:
+        """The output layer: tanh(W h + b) (the reference) or W h + b."""
+        eps = F.linear(h, self.out.weight, self.out.bias)
+        return torch.tanh(eps) if self.tanh_output else eps
 
     def forward(
         self,
@@ -145,7 +162,7 @@ class MlpDenoiser(_Denoiser):
         h = mish(F.linear(x_BA, self.x_in.weight, self.x_in.bias))
         h = mish(torch.addmm(base_NBH[i], h, wx_t))
         h = mish(F.linear(h, self.hidden2.weight, self.hidden2.bias))
-        return torch.tanh(F.linear(h, self.out.weight, self.out.bias))
+        return self._eps_out(h)
 
 
 class PerActionDenoiser(_Denoiser):
@@ -190,7 +207,7 @@ class PerActionDenoiser(_Denoiser):
         feats_BA2 = torch.stack([x_BA, torch.log_softmax(x_BA, dim=-1)], dim=-1)
         h = mish(F.linear(feats_BA2, wx) + base_NBAH[i])
         h = mish(F.linear(h, self.hidden2.weight, self.hidden2.bias))
-        return torch.tanh(F.linear(h, self.out.weight, self.out.bias)).squeeze(-1)
+        return self._eps_out(h).squeeze(-1)
 
 
 # --------------------------------------------------------------------------- the actor
@@ -211,6 +228,7 @@ class DiffusionConfig:
         time_dim: size of the step embedding (reference 16).
         x_dim: "mlp" only: size of the feature of the whole x vector (reference 64).
         s_dim: "mlp" only: size of the state feature (reference 128).
+        output: the epsilon network's output, "tanh" (reference) or "linear" (module docstring).
     """
 
     steps: int = 5
@@ -220,6 +238,7 @@ class DiffusionConfig:
     time_dim: int = 16
     x_dim: int = 64
     s_dim: int = 128
+    output: str = "tanh"
 
     def validate(self) -> None:
         """Raise ValueError naming the bad field and the valid values."""
@@ -229,6 +248,8 @@ class DiffusionConfig:
             raise ValueError(f"schedule={self.schedule!r}: use one of {list(BETA_SCHEDULES)}")
         if self.denoiser is not None and self.denoiser not in DENOISERS:
             raise ValueError(f"denoiser={self.denoiser!r}: use one of {list(DENOISERS)} or None")
+        if self.output not in DENOISER_OUTPUTS:
+            raise ValueError(f"output={self.output!r}: use one of {list(DENOISER_OUTPUTS)}")
         for name in ("hidden", "x_dim", "s_dim"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)}: must be >= 1")
@@ -371,6 +392,7 @@ class DiffusionActor(EncodedActor):
                 diffusion.x_dim,
                 diffusion.s_dim,
             )
+        self.denoiser.tanh_output = diffusion.output == "tanh"
         self.num_steps = diffusion.steps
         betas = BETA_SCHEDULES[diffusion.schedule](diffusion.steps)
         coefs = reverse_step_coefficients(betas)

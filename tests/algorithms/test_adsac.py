@@ -352,6 +352,7 @@ def test_learned_temperature_changes_alpha() -> None:
     [
         ({"diffusion_steps": 0}, "diffusion_steps=0"),
         ({"actor_head": "gaussian"}, "actor_head='gaussian': use 'diffusion'"),
+        ({"denoiser_output": "relu"}, "denoiser_output='relu': use 'tanh'"),
         ({"attention_depth": -1}, "attention_depth=-1"),
         ({"attention_heads": 3, "attention_width": 16}, "must divide attention_width"),
         ({"beta_schedule": "sigmoid"}, "beta_schedule='sigmoid'"),

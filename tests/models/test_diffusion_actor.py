@@ -235,6 +235,7 @@ def test_act_explores_or_takes_the_argmax():
         ({"schedule": "sigmoid"}, "schedule='sigmoid'"),
         ({"denoiser": "unet"}, "denoiser='unet'"),
         ({"hidden": 0}, "hidden=0"),
+        ({"output": "relu"}, "output='relu'"),
     ],
 )
 def test_config_errors_name_the_field(kwargs, match):
@@ -261,3 +262,29 @@ def test_compiled_actor_matches_eager_and_follows_weight_updates(layout, obs_sha
     torch.testing.assert_close(compiled(obs, torch.Generator().manual_seed(0)), eager)
     greedy = compiled.act(obs, explore=False, generator=torch.Generator().manual_seed(0))
     assert torch.equal(greedy, eager.argmax(-1))
+
+
+@pytest.mark.parametrize("denoiser", ["mlp", "per-action"])
+def test_linear_output_lets_epsilon_exceed_one_and_tanh_is_the_default(denoiser):
+    """``output="linear"`` drops the reference's Tanh; both denoisers honour it."""
+    enc = EncoderConfig(width=16, depth=1, heads=2, dropout=0.0)
+    layout, obs_shape, num_actions = LAYOUT_CASES[0]
+    eps = {}
+    for output in ("tanh", "linear"):
+        actor = DiffusionActor(
+            layout,
+            obs_shape,
+            num_actions,
+            enc,
+            DiffusionConfig(denoiser=denoiser, hidden=32, output=output),
+        )
+        assert actor.denoiser.tanh_output == (output == "tanh")
+        with torch.no_grad():
+            actor.denoiser.out.bias.fill_(3.0)
+        state, act = actor.encoder(torch.rand(2, *obs_shape))
+        x = torch.randn(2, num_actions)
+        time_features = actor.time_features_NT
+        eps[output] = actor.denoiser.step(x, 0, actor.denoiser.prepare(state, act, time_features))
+    assert eps["tanh"].abs().max() <= 1.0
+    assert eps["linear"].abs().max() > 1.0
+    assert DiffusionConfig().output == "tanh"

@@ -41,7 +41,7 @@ from edge_rl.algorithms.replay_algorithm import (
     async_sampling_error,
 )
 from edge_rl.models.categorical import ACTOR_HEADS
-from edge_rl.models.diffusion import BETA_SCHEDULES
+from edge_rl.models.diffusion import BETA_SCHEDULES, DENOISER_OUTPUTS
 from edge_rl.models.tokenizers import ACTION_HEAD_MODES
 
 #: key of ADSAC's own part of the algorithm state (update counters, replay buffer)
@@ -76,6 +76,9 @@ class ADSACConfig(AlgorithmConfig):
             the others); None = the layout's default ("mlp" on the paper layouts, "per-action"
             on "tokens").
         critic_head: the same choice for the critics' Q heads ("mlp", "per-action", None).
+        denoiser_output: "tanh" (the reference: |eps| <= 1, which caps how much of its noise the
+            chain can cancel, so softmax(x_0) keeps depending on the noise) or "linear" (an
+            unbounded eps; see ``edge_rl.models.diffusion``).
         shared_encoder: False (default): the actor's attention encoder is trained by the actor
             loss through the diffusion chain and the critics have their own encoders. True:
             one encoder, the actor's, whose features both the actor and the critics' heads read;
@@ -139,6 +142,7 @@ class ADSACConfig(AlgorithmConfig):
         self.critic_hidden = 256
         self.critic_attention_depth: int | None = None
         self.denoiser: str | None = None
+        self.denoiser_output = "tanh"
         self.critic_head: str | None = None
         self.shared_encoder = False
         self.observation_layout: str | None = None  # derived from the env when None
@@ -185,6 +189,7 @@ class ADSACConfig(AlgorithmConfig):
         critic_hidden: int = NotProvided,
         critic_attention_depth: int | None = NotProvided,
         denoiser: str | None = NotProvided,
+        denoiser_output: str = NotProvided,
         critic_head: str | None = NotProvided,
         shared_encoder: bool = NotProvided,
         observation_layout: str | None = NotProvided,
@@ -231,6 +236,7 @@ class ADSACConfig(AlgorithmConfig):
             "critic_hidden",
             "critic_attention_depth",
             "denoiser",
+            "denoiser_output",
             "critic_head",
             "shared_encoder",
             "observation_layout",
@@ -329,6 +335,11 @@ class ADSACConfig(AlgorithmConfig):
             bad(
                 f"actor_head={self.actor_head!r}: use 'diffusion' (the reference's DDPM over "
                 "logits) or 'softmax' (an MLP's logits on the same encoder: the ablation)"
+            )
+        if self.denoiser_output not in DENOISER_OUTPUTS:
+            bad(
+                f"denoiser_output={self.denoiser_output!r}: use 'tanh' (the reference) or "
+                "'linear' (an unbounded epsilon network output)"
             )
         if self.beta_schedule not in BETA_SCHEDULES:
             bad(f"beta_schedule={self.beta_schedule!r}: use one of {sorted(BETA_SCHEDULES)}")

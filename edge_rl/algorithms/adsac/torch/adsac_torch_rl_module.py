@@ -87,6 +87,7 @@ class ADSACTorchRLModule(TorchRLModule, DefaultADSACRLModule):
             schedule=cfg.get("beta_schedule", "vp"),
             hidden=cfg.get("denoiser_hidden", 256),
             denoiser=cfg.get("denoiser"),
+            output=cfg.get("denoiser_output", "tanh"),  # older checkpoints: the reference's
         )
         mask = None
         if cfg.get("action_masking", False):  # older checkpoints have no key: unmasked
