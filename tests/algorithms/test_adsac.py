@@ -146,6 +146,7 @@ def test_inference_only_module_has_no_critic_parameters() -> None:
 def _fixed_batch(n: int, seed: int = 0) -> MultiAgentBatch:
     rng = np.random.default_rng(seed)
     obs_space, _ = _spaces()
+    obs_space.seed(seed)  # the same batch on every call: tests that compare two steps need it
     obs = np.stack([obs_space.sample() for _ in range(n)]).astype(np.float32)
     data = SampleBatch(
         {
