@@ -30,10 +30,9 @@ import torch
 from torch import nn
 
 from edge_rl.models.activations import Mish
-from edge_rl.models.attention import EncoderConfig, StateEncoder
+from edge_rl.models.attention import EncoderConfig
 from edge_rl.models.diffusion import DENOISERS, EncodedActor
 from edge_rl.models.masking import FeasibilityMask
-from edge_rl.models.tokenizers import default_action_head_mode
 
 #: what ``actor_head`` may be: the diffusion chain (the reference) or this module's softmax actor
 ACTOR_HEADS = ("diffusion", "softmax")
@@ -66,21 +65,14 @@ class SoftmaxActor(EncodedActor):
         num_servers: int | None = None,
         mask: FeasibilityMask | None = None,
     ) -> None:
-        super().__init__()
         if head is not None and head not in DENOISERS:
             raise ValueError(f"head={head!r}: use one of {list(DENOISERS)} or None")
         if hidden < 1 or s_dim < 1:
             raise ValueError(f"hidden={hidden}, s_dim={s_dim}: both must be >= 1")
-        self.mask = mask
         encoder = encoder or EncoderConfig()
-        self.num_actions = num_actions
-        self.denoiser_mode = head or default_action_head_mode(layout)
-        per_action = self.denoiser_mode == "per-action"
-        self.encoder = StateEncoder(
-            layout, obs_shape, num_actions, encoder, per_action, num_servers
-        )
+        super().__init__(layout, obs_shape, num_actions, encoder, head, num_servers, mask)
         state_dim = self.encoder.state_dim
-        if per_action:
+        if self.denoiser_mode == "per-action":
             self.head = nn.Sequential(
                 nn.Linear(encoder.width + state_dim, hidden),
                 Mish(),

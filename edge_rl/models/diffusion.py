@@ -18,13 +18,13 @@ Two epsilon networks (``DiffusionConfig.denoiser``):
   state features (128)] -> 256 -> 256 -> |A|, Mish, Tanh output. Needs a fixed |A|.
 - "per-action" (permutation-equivariant): eps for each action's logit from [x_i[a],
   log_softmax(x_i)[a], time embedding, act_BAD[a], state_BD] -> 256 -> 256 -> 1, Mish, Tanh.
+  The same weights work for any |A| (the default for the "tokens" layout).
 
 The Tanh output (the reference's, ``DiffusionConfig.output="tanh"``) bounds |eps| by 1, so a
 step can cancel only so much of the noise it is given: with the vp schedule for 5 steps, x_N
 reaches x_0 multiplied by 12.5 unless eps cancels it, and the last step alone needs
 |eps| = 2.26 |x_1| to do that. The per-chain policy softmax(x_0) can then not be made
 independent of the noise. ``output="linear"`` drops the Tanh (an unbounded eps) to test that.
-  The same weights work for any |A| (the default for the "tokens" layout).
 
 Speed: everything that does not depend on x_i (the state and action parts of the first layer,
 the time embeddings of all N steps, all noise) is computed once per call, not once per step, and
@@ -264,10 +264,29 @@ class EncodedActor(nn.Module):
     hold the noise (``CompiledActor``, the mean-of-K-chains evaluation) work with any actor.
     """
 
-    encoder: StateEncoder
-    num_actions: int
-    denoiser_mode: str
-    mask: FeasibilityMask | None
+    def __init__(
+        self,
+        layout: str,
+        obs_shape: Sequence[int],
+        num_actions: int,
+        encoder: EncoderConfig,
+        head: str | None,
+        num_servers: int | None,
+        mask: FeasibilityMask | None,
+    ) -> None:
+        """The encoder for ``head`` ("mlp", "per-action", or None: the layout's default)."""
+        super().__init__()
+        self.mask = mask
+        self.num_actions = num_actions
+        self.denoiser_mode = head or default_action_head_mode(layout)
+        self.encoder = StateEncoder(
+            layout,
+            obs_shape,
+            num_actions,
+            encoder,
+            self.denoiser_mode == "per-action",
+            num_servers,
+        )
 
     def num_actions_of(self, obs: torch.Tensor) -> int:
         """|A| offered by the observation batch: rows - 1 for "tokens" with the per-action
@@ -367,19 +386,14 @@ class DiffusionActor(EncodedActor):
         num_servers: int | None = None,
         mask: FeasibilityMask | None = None,
     ) -> None:
-        super().__init__()
-        self.mask = mask
         encoder = encoder or EncoderConfig()
         diffusion = diffusion or DiffusionConfig()
         diffusion.validate()
-        self.diffusion_config = diffusion
-        self.num_actions = num_actions
-        self.denoiser_mode = diffusion.denoiser or default_action_head_mode(layout)
-        per_action = self.denoiser_mode == "per-action"
-        self.encoder = StateEncoder(
-            layout, obs_shape, num_actions, encoder, per_action, num_servers
+        super().__init__(
+            layout, obs_shape, num_actions, encoder, diffusion.denoiser, num_servers, mask
         )
-        if per_action:
+        self.diffusion_config = diffusion
+        if self.denoiser_mode == "per-action":
             self.denoiser: MlpDenoiser | PerActionDenoiser = PerActionDenoiser(
                 encoder.width, self.encoder.state_dim, diffusion.hidden, diffusion.time_dim
             )
