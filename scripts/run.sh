@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on the embedded default (local Ray, wandb offline): set up .venv, train ADSAC
-# briefly on the reference AIGC setting (adsac-paper, world seed 0; with feasibility masking and
-# one-step critic targets, the best measured recipe: README), evaluate the checkpoint
+# briefly on the reference AIGC setting (adsac-paper, world seed 0; with feasibility masking,
+# one-step critic targets and no Tanh on the denoiser's epsilon output, the best measured
+# diffusion recipe: README), evaluate the checkpoint
 # against every AIGC heuristic on five episode seeds, and evaluate every load-balancing
 # heuristic on Park's default workload. Reports (JSON) and plots land in results/main/.
 #   TIMESTEPS=120000 scripts/run.sh      # a longer run (about 45 minutes on 2 cores)
@@ -19,7 +20,7 @@ edge-rl train --algo adsac --env aigc --preset adsac-paper --world-seed 0 \
   --timesteps "$timesteps" --envs-per-runner 8 \
   --set attention_width=64 --set attention_dropout=0 --set shared_encoder=true \
   --set updates_per_env_step=0.25 --set action_masking=true --set n_step=1 \
-  --output "$out/adsac"
+  --set denoiser_output=linear --output "$out/adsac"
 aigc_policies=$(python -c "from edge_rl.baselines import POLICIES; print(' '.join(POLICIES['aigc']))")
 lb_policies=$(python -c "from edge_rl.baselines import POLICIES; print(' '.join(POLICIES['load-balance']))")
 # The checkpoint's greedy action two ways: the argmax of one diffusion chain (the reference's
