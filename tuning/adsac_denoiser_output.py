@@ -5,8 +5,9 @@ chain's starting noise (README, "What caps ADSAC"). On this project's 2-core mac
 one-step ADSAC (``action_masking=true``, ``n_step=1``) scored 1978.8 over three 45-minute seeds
 with ``denoiser_output=linear`` against 1960.5 with the Tanh (every linear run above every Tanh
 run, exact permutation p = 0.10, the floor for 3 vs 3), while D2SAC (depth 0) lost with the same
-change (1921.6 against 1967.1, one run of three collapsing to 1869): docs/history/aigc.md,
-sessions 23-24. Three runs per arm cannot give a smaller p; this sweep repeats the four arms
+change (1921.6 against 1967.1, one run of three flat at ~1870 from 30k env steps):
+docs/history/aigc.md, sessions 23-24. Three runs per arm cannot give a smaller p; this sweep
+repeats the four arms
 (output x attention depth) on ten seeds at the runs' ~100,000 env steps, every trial to the full
 budget (no early stopping: the question is the final policy). Depth 0 is D2SAC on ADSAC's
 recipe here (same width, critic-trained encoder); the sessions' D2SAC runs used ``--algo d2sac``
