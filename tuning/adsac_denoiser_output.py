@@ -7,12 +7,11 @@ with ``denoiser_output=linear`` against 1960.5 with the Tanh (every linear run a
 run, exact permutation p = 0.10, the floor for 3 vs 3), while D2SAC (depth 0) lost with the same
 change (1921.6 against 1967.1, one run of three flat at ~1870 from 30k env steps):
 docs/history/aigc.md, sessions 23-24. Three runs per arm cannot give a smaller p; this sweep
-repeats the four arms
-(output x attention depth) on ten seeds at the runs' ~100,000 env steps, every trial to the full
-budget (no early stopping: the question is the final policy). Depth 0 is D2SAC on ADSAC's
-recipe here (same width, critic-trained encoder); the sessions' D2SAC runs used ``--algo d2sac``
-with its own defaults. 4 grid points x 10 seeds = 40 trials. Each trial: learner (1 CPU) + 2
-env runners of 8 envs at 0.5 CPU each = 2 CPUs.
+repeats the four arms (output x attention depth) on ten seeds at the runs' ~100,000 env steps,
+every trial to the full budget (no early stopping: the question is the final policy). Depth 0
+is D2SAC on ADSAC's recipe here (same width, critic-trained encoder); the sessions' D2SAC runs
+used ``--algo d2sac`` with its own defaults. 4 grid points x 10 seeds = 40 trials. Each trial:
+learner (1 CPU) + 2 env runners of 8 envs at 0.5 CPU each = 2 CPUs.
 
 Launch::
 
