@@ -31,7 +31,7 @@ from torch import nn
 
 from edge_rl.models.activations import Mish
 from edge_rl.models.attention import EncoderConfig
-from edge_rl.models.diffusion import DENOISERS, EncodedActor
+from edge_rl.models.diffusion import EncodedActor
 from edge_rl.models.masking import FeasibilityMask
 
 #: what ``actor_head`` may be: the diffusion chain (the reference) or this module's softmax actor
@@ -65,8 +65,6 @@ class SoftmaxActor(EncodedActor):
         num_servers: int | None = None,
         mask: FeasibilityMask | None = None,
     ) -> None:
-        if head is not None and head not in DENOISERS:
-            raise ValueError(f"head={head!r}: use one of {list(DENOISERS)} or None")
         if hidden < 1 or s_dim < 1:
             raise ValueError(f"hidden={hidden}, s_dim={s_dim}: both must be >= 1")
         encoder = encoder or EncoderConfig()

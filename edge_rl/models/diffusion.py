@@ -276,6 +276,8 @@ class EncodedActor(nn.Module):
     ) -> None:
         """The encoder for ``head`` ("mlp", "per-action", or None: the layout's default)."""
         super().__init__()
+        if head is not None and head not in DENOISERS:
+            raise ValueError(f"head={head!r}: use one of {list(DENOISERS)} or None")
         self.mask = mask
         self.num_actions = num_actions
         self.denoiser_mode = head or default_action_head_mode(layout)
