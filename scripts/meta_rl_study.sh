@@ -18,6 +18,12 @@
 #                     episode, and meta-dreamer against a2c at the level of runs: Welch interval
 #                     and exact permutation test, `scripts/compare_reports.py --run-level`); one
 #                     run per agent says nothing about the spread between training runs
+#   JOBS=1            training runs at once (train stage). With JOBS > 1 each run writes its
+#                     output to $RUNS/<run>.log and runs with OMP_NUM_THREADS=1 (unless set), and
+#                     the runs go seed by seed (every algorithm of a seed, then the next seed), so
+#                     the agents of one seed train side by side under the same load. The figures
+#                     of the README ran JOBS=2 on 2 cores; give one core per job
+#   EDGE_RL=edge-rl   the command that trains and evaluates (a wrapper, or a test's stand-in)
 #   GPUS=             e.g. GPUS=1 to put the learners on a GPU
 #   HEAD=servers      policy head: "servers" (one shared scorer per server: meta-dreamer's
 #                     actor_head=servers, a2c/rl2-ppo's policy_net=server-scoring) or "mlp"
@@ -55,6 +61,12 @@ OUT=${OUT:-results/meta}
 ALGOS=${ALGOS:-"meta-dreamer rl2-ppo a2c"}
 SEED_LIST=$(seq 0 $((SEEDS - 1)))
 TRAIN_SEEDS=${TRAIN_SEEDS:-0}
+JOBS=${JOBS:-1}
+if ! [[ $JOBS =~ ^[1-9][0-9]*$ ]]; then
+    echo "error: JOBS=$JOBS: give a whole number of training runs at once, 1 or more" >&2
+    exit 2
+fi
+EDGE_RL=${EDGE_RL:-edge-rl}
 GPU_FLAGS=()
 [ -n "${GPUS:-}" ] && GPU_FLAGS=(--gpus-per-learner "$GPUS")
 HEAD=${HEAD:-servers}
@@ -86,7 +98,7 @@ train() {  # train ALGO DIR [extra flags...]: trials drawn from the task family'
     shift 2
     [ -f "$dir/run.json" ] && { echo "exists: $dir (remove it to retrain)"; return 0; }
     # shellcheck disable=SC2046
-    edge-rl train --algo "$algo" --env load-balance-trials --max-minutes "$MINUTES" \
+    "$EDGE_RL" train --algo "$algo" --env load-balance-trials --max-minutes "$MINUTES" \
         --timesteps 100000000 --envs-per-runner 4 --set env.episodes_per_trial=2 --seed 0 \
         --checkpoint-every 20 --keep-checkpoints 0 $(head_flags "$algo") "${GPU_FLAGS[@]}" \
         --output "$dir" "$@"
@@ -144,11 +156,33 @@ pick() {  # pick RUN PRESET NAME: RUN's checkpoint best on PRESET's validation s
     best_of "$OUT/$3.json"
 }
 
-if [[ $STAGE == train || $STAGE == all ]]; then
-    for algo in $ALGOS; do
-        for seed in $TRAIN_SEEDS; do train "$algo" "$(run_dir "$algo" "$seed")" --seed "$seed"; done
+train_all() {  # every ALGOS x TRAIN_SEEDS run, JOBS at a time; fails if any run failed
+    local seed algo dir pids=() names=() failed=() i
+    if [[ $JOBS == 1 ]]; then
+        for seed in $TRAIN_SEEDS; do
+            for algo in $ALGOS; do train "$algo" "$(run_dir "$algo" "$seed")" --seed "$seed"; done
+        done
+        return 0
+    fi
+    export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+    for seed in $TRAIN_SEEDS; do
+        for algo in $ALGOS; do
+            while [[ $(jobs -rp | wc -l) -ge $JOBS ]]; do wait -n || true; done
+            dir=$(run_dir "$algo" "$seed")
+            echo "training $algo seed $seed -> $dir (log: $dir.log)"
+            train "$algo" "$dir" --seed "$seed" > "$dir.log" 2>&1 &
+            pids+=($!)
+            names+=("$algo seed $seed ($dir.log)")
+        done
     done
-fi
+    for i in "${!pids[@]}"; do wait "${pids[$i]}" || failed+=("${names[$i]}"); done
+    if [[ ${#failed[@]} -gt 0 ]]; then
+        printf 'error: training failed: %s\n' "${failed[@]}" >&2
+        return 1
+    fi
+}
+
+if [[ $STAGE == train || $STAGE == all ]]; then train_all; fi
 
 if [[ $STAGE == evaluate || $STAGE == all ]]; then
     if [[ $PICK == validation ]]; then
@@ -158,15 +192,15 @@ if [[ $STAGE == evaluate || $STAGE == all ]]; then
             --json "$OUT/validation.json" --png "$OUT/validation.png"
     fi
     # Standard: the default Park workload, one episode per seed.
-    edge-rl evaluate --schedule park:1 --seeds $SEED_LIST --policy $HEURISTICS \
+    "$EDGE_RL" evaluate --schedule park:1 --seeds $SEED_LIST --policy $HEURISTICS \
         --checkpoint $(checkpoints) --json "$OUT/standard.json" --plot "$OUT/standard.png"
     compare_runs
     # Adaptation: a switch between trained-on tasks, and a switch to held-out tasks (never
     # drawn in training); memory kept, no gradient steps.
-    edge-rl evaluate --schedule "pareto-55:2,uniform-100:3" --seeds $SEED_LIST \
+    "$EDGE_RL" evaluate --schedule "pareto-55:2,uniform-100:3" --seeds $SEED_LIST \
         --policy $HEURISTICS --checkpoint $(checkpoints) \
         --json "$OUT/adapt_switch.json" --plot "$OUT/adapt_switch.png"
-    edge-rl evaluate --schedule "park:2,sample-held-out:3" --seeds $SEED_LIST \
+    "$EDGE_RL" evaluate --schedule "park:2,sample-held-out:3" --seeds $SEED_LIST \
         --policy $HEURISTICS --checkpoint $(checkpoints) \
         --json "$OUT/adapt_held_out.json" --plot "$OUT/adapt_held_out.png"
 fi
@@ -185,10 +219,10 @@ if [[ $STAGE == forgetting || $STAGE == all ]]; then
     MINUTES=$FORGET_MINUTES train "$FORGET_ALGO" "$RUNS/forget-AB" --preset uniform-100 \
         --init-from "$A_CKPT" "${REPLAY_FLAG[@]}" $FORGET_B_FLAGS
     AB_CKPT=$(pick "$RUNS/forget-AB" uniform-100 forget_val_AB)
-    edge-rl evaluate --schedule pareto-55:2 --seeds $SEED_LIST \
+    "$EDGE_RL" evaluate --schedule pareto-55:2 --seeds $SEED_LIST \
         --checkpoint "$A_CKPT" "$AB_CKPT" --policy shortest-expected-delay least-observed-load \
         --paired-against "$FORGET_ALGO:forget-A" --json "$OUT/forgetting_on_A.json"
-    edge-rl evaluate --schedule uniform-100:2 --seeds $SEED_LIST \
+    "$EDGE_RL" evaluate --schedule uniform-100:2 --seeds $SEED_LIST \
         --checkpoint "$A_CKPT" "$AB_CKPT" --policy shortest-expected-delay least-observed-load \
         --paired-against "$FORGET_ALGO:forget-A" --json "$OUT/forgetting_on_B.json"
 fi

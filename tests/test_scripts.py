@@ -263,6 +263,52 @@ def test_meta_rl_study_compares_agents_over_training_runs(tmp_path: Path) -> Non
     assert proc.returncode == 2 and "unknown stage 'nope'" in proc.stderr
 
 
+STAND_IN_TRAINER = """#!/usr/bin/env bash
+# stands in for edge-rl: logs when each training starts and ends, fails for a2c seed 3
+out=""; prev=""
+for a in "$@"; do [[ $prev == --output ]] && out=$a; prev=$a; done
+echo "start $(date +%s.%N) $out $OMP_NUM_THREADS" >> "$STAND_IN_LOG"
+sleep 0.5
+echo "end $(date +%s.%N) $out" >> "$STAND_IN_LOG"
+[[ $out == *a2c-s3 ]] && exit 3
+mkdir -p "$out" && echo {} > "$out/run.json"
+"""
+
+
+def test_meta_rl_study_trains_jobs_runs_at_once_seed_by_seed(tmp_path: Path) -> None:
+    """JOBS=2: never more than two trainings at once, the agents of a seed side by side, one
+    thread each, and a failed run named in the error and the exit status."""
+    trainer, log, runs = tmp_path / "edge-rl", tmp_path / "trainings.log", tmp_path / "runs"
+    trainer.write_text(STAND_IN_TRAINER)
+    trainer.chmod(0o755)
+    env = {**os.environ, "EDGE_RL": str(trainer), "STAND_IN_LOG": str(log), "RUNS": str(runs),
+           "OUT": str(tmp_path / "out"), "TRAIN_SEEDS": "0 3 4", "ALGOS": "meta-dreamer a2c",
+           "JOBS": "2"}  # fmt: skip
+    env.pop("OMP_NUM_THREADS", None)
+    script = str(ROOT / "scripts" / "meta_rl_study.sh")
+    proc = subprocess.run(["bash", script, "train"], env=env, capture_output=True, text=True,
+                          timeout=120, check=False)  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    assert f"training failed: a2c seed 3 ({runs / 'a2c-s3'}.log)" in proc.stderr
+    events = [line.split() for line in log.read_text().splitlines()]
+    starts = [(float(e[1]), Path(e[2]).name) for e in events if e[0] == "start"]
+    ends = {Path(e[2]).name: float(e[1]) for e in events if e[0] == "end"}
+    names = [name for _, name in sorted(starts)]
+    assert {tuple(sorted(names[i : i + 2])) for i in (0, 2, 4)} == {
+        ("a2c", "meta-dreamer"), ("a2c-s3", "meta-dreamer-s3"), ("a2c-s4", "meta-dreamer-s4")
+    }  # fmt: skip
+    assert all(e[3] == "1" for e in events if e[0] == "start")  # OMP_NUM_THREADS=1
+    at_once = [sum(s <= t < ends[n] for s, n in starts) for t, _ in starts]
+    assert max(at_once) == 2
+    assert sorted(p.name for p in runs.iterdir() if p.is_dir()) == [
+        "a2c", "a2c-s4", "meta-dreamer", "meta-dreamer-s3", "meta-dreamer-s4"
+    ]  # fmt: skip
+
+    proc = subprocess.run(["bash", script, "train"], env={**env, "JOBS": "0"},
+                          capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert proc.returncode == 2 and "JOBS=0: give a whole number" in proc.stderr
+
+
 def _eval_checkpoints_module():
     import importlib.util
 
