@@ -2,7 +2,7 @@
 """Why do policies crash servers? Every crash event of a policy, sorted by its cause.
 
     python scripts/aigc_crash_anatomy.py [--preset adsac-paper] [--world-seed 0]
-        [--seeds 0 .. 19] [--policy prophet best-fit ...]
+        [--seeds 0 .. 19] [--policy prophet best-fit prophet-keep-open:reserve=300 ...]
         [--checkpoint RUN ... [--act-by mean-probs:128]] [--set KEY=VALUE ...]
         [--paired-against prophet] [--json PATH]
 
@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from edge_rl.baselines.aigc import AIGC_POLICIES
+from edge_rl.baselines import make_policy, parse_policy_spec
 from edge_rl.baselines.base import Policy
 from edge_rl.commands.common import UsageError, parse_overrides
 from edge_rl.evaluation.runner import check_seeds, make_env, run_episode
@@ -93,13 +93,10 @@ def play(env: Any, policy: Policy, seed: int) -> dict[str, float]:
 def make_policies(args: argparse.Namespace) -> tuple[list[tuple[str, Any]], dict[str, Any]]:
     """(name, seed -> Policy) for every --policy and --checkpoint in the order given, and the
     env knobs the checkpoints were trained with (heuristics work with every layout)."""
-    unknown = [p for p in args.policy if p not in AIGC_POLICIES]
-    if unknown:
-        raise ValueError(
-            f"unknown --policy {', '.join(unknown)}; choose from: {', '.join(AIGC_POLICIES)}"
-        )
+    for name in args.policy:
+        parse_policy_spec("aigc", name)  # a ValueError names the valid policies or settings
     makers: list[tuple[str, Any]] = [
-        (name, lambda seed, cls=AIGC_POLICIES[name]: cls(seed=seed)) for name in args.policy
+        (name, lambda seed, name=name: make_policy("aigc", name, seed=seed)) for name in args.policy
     ]
     knobs: dict[str, Any] | None = None
     for ckpt in args.checkpoint:

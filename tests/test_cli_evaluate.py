@@ -98,6 +98,15 @@ def test_episodes_per_seed_continue_the_seeded_stream(
             ["--env", "aigc", "--preset", "adsac-paper", "--policy", "random", "--set", "oops"],
             "key=value",
         ),
+        (
+            ["--env", "aigc", "--preset", "adsac-paper", "--policy", "prophet-keep-open:nope=1"],
+            "its settings: reserve (default None), slack (default inf)",
+        ),
+        (
+            ["--env", "load-balance", "--preset", "park", "--policy", "size-interval:inner=x"],
+            "inner='x': must be one of",
+        ),
+        (["--env", "aigc", "--preset", "adsac-paper", "--policy", "prophet", "prophet"], "twice"),
     ],
 )
 def test_bad_input_gives_one_line_error(
@@ -247,3 +256,25 @@ def test_schedule_keeps_a_runs_own_knobs_but_not_its_trial_structure() -> None:
     assert policy_knobs_of_run({"env": "load-balance-trials"}) == {}
     # a run of another env has no knobs that mean anything to the trial env
     assert policy_knobs_of_run({"env": "aigc", "env_overrides": {"num_servers": 5}}) == {}
+
+
+def test_heuristic_settings_on_the_command_line(tmp_path: Path, capsys) -> None:
+    """NAME:KEY=VALUE builds the heuristic with those settings; the report names it as written,
+    so two settings of one heuristic sit side by side."""
+    from edge_rl.baselines.aigc import KeepOpenProphetPolicy
+    from edge_rl.evaluation.runner import make_env, run_episode
+
+    path = tmp_path / "r.json"
+    specs = ["prophet-keep-open:reserve=480,slack=0.1", "prophet-keep-open:reserve=0"]
+    code, out, _ = _run(
+        capsys, "evaluate", "--env", "aigc", "--preset", "adsac-paper", "--policy", "prophet",
+        *specs, "--seeds", "0", "--json", str(path), "--paired-against", "prophet",
+    )  # fmt: skip
+    assert code == 0 and all(spec in out for spec in specs)
+    eps = {e["policy"]: e for e in json.loads(path.read_text())["episodes"]}
+    assert set(eps) == {"prophet", *specs}
+    env = make_env("aigc", "adsac-paper", world_seed=0)
+    direct = run_episode(env, KeepOpenProphetPolicy(reserve=480, slack=0.1), 0)
+    assert eps[specs[0]]["return"] == pytest.approx(direct["return"])
+    # reserve 0 keeps nothing open: Prophet's placements exactly
+    assert eps[specs[1]]["return"] == pytest.approx(eps["prophet"]["return"])

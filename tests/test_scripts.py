@@ -425,7 +425,8 @@ def test_aigc_crash_anatomy_files_every_crash_under_its_cause(tmp_path: Path) ->
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--policy", "nope"], "unknown --policy nope; choose from:"),
+        (["--policy", "nope"], "unknown policy 'nope' for --env aigc; choose one of:"),
+        (["--policy", "prophet-keep-open:reserve=-1"], "reserve=-1: must be >= 0"),
         (["--checkpoint", "/nonexistent/run"], "is not an edge-rl checkpoint"),
         (["--policy", "prophet", "--paired-against", "random"], "--paired-against random"),
         (["--policy", "prophet", "--seeds", "-1"], "bad seed(s) [-1]"),

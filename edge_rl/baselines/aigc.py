@@ -14,6 +14,7 @@ import gymnasium as gym
 import numpy as np
 
 from edge_rl.baselines.base import Policy
+from edge_rl.envs.aigc.world import runtime
 
 
 class RandomPolicy(Policy):
@@ -161,6 +162,148 @@ class KeepOpenProphetPolicy(Policy):
         return pick
 
 
+class ProphetRolloutPolicy(Policy):
+    """Prophet improved by rollouts on the known simulator (this project's planning baseline).
+
+    The rollout algorithm of Bertsekas, Tsitsiklis and Wu ("Rollout algorithms for
+    combinatorial optimization", J. Heuristics 1997) with Prophet as the base policy: for each
+    server with room for the task (its best model: the models of one server take the same
+    capacity), simulate ``horizon`` future tasks ``samples`` times with Prophet placing them,
+    and take the server whose rollouts score best. A rollout's score is the utility it earns
+    minus the crash penalties it pays, minus ``crash_weight`` per crash event: 0 plans for the
+    return, a larger weight trades utility for fewer crashes. The future is sampled, not read:
+    arrivals from the region's Poisson rate, task types and demands uniform as the simulator
+    draws them (the same sampled futures for every candidate, common random numbers); the
+    present is read exactly (running tasks, their demands and end times), as Prophet reads the
+    utility table. When no server has room, Prophet's fallback. What it is for: how far below
+    Prophet's crash events a policy with Prophet's knowledge, and planning, can go at Prophet's
+    return. Costs ``candidates x samples x horizon`` simulated tasks per decision (vectorised).
+    """
+
+    name = "prophet-rollout"
+
+    def __init__(
+        self,
+        seed: int | None = None,
+        horizon: int = 40,
+        samples: int = 8,
+        crash_weight: float = 0.0,
+    ) -> None:
+        super().__init__(seed)
+        if horizon < 1:
+            raise ValueError(f"horizon={horizon}: must be >= 1 future task")
+        if samples < 1:
+            raise ValueError(f"samples={samples}: must be >= 1 rollout per candidate")
+        if not crash_weight >= 0:
+            raise ValueError(f"crash_weight={crash_weight}: must be >= 0 (reward units)")
+        self.horizon, self.samples, self.crash_weight = int(horizon), int(samples), crash_weight
+
+    def reset(self, env: gym.Env) -> None:
+        cfg = env.config
+        self._util_CA = np.asarray(env.world.utility_table(cfg))  # row k * T + i
+        self._demands_T = cfg.choices("demand_range").astype(np.int64)
+        self._runtimes_T = np.asarray(runtime(self._demands_T), dtype=np.float64)
+
+    def act(self, obs: np.ndarray, env: gym.Env) -> int:
+        m = env.config.models_per_server
+        free_E, demand = env.free_capacity, env.current_demand
+        utility_A = env.action_utilities
+        fits_E = free_E >= demand
+        best_a = int(np.argmax(np.where(np.repeat(fits_E, m), utility_A, -np.inf)))
+        if not fits_E.any() or utility_A[best_a] <= 0.0:
+            return 0  # Prophet's fallback
+        servers = np.flatnonzero(fits_E)
+        if len(servers) == 1:
+            return best_a
+        # each candidate server with its best model
+        per_server = utility_A.reshape(-1, m)
+        cand_C = servers * m + np.argmax(per_server[servers], axis=1)
+        scores_C = utility_A[cand_C] + self._rollouts(env, cand_C).mean(axis=1)
+        return int(cand_C[np.argmax(scores_C)])
+
+    def _future(self, env: gym.Env) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``samples`` sampled futures of ``horizon`` tasks: arrival times, utility-table rows,
+        demands, run times (``[S, H]``); tasks past the episode's horizon get arrival -1."""
+        cfg, s, h = env.config, self.samples, self.horizon
+        rate = env.world.arrival_rate
+        gaps_SH = self.rng.exponential(1.0 / rate, size=(s, h))
+        arrival_SH = np.floor(env.current_time + np.cumsum(gaps_SH, axis=1)).astype(np.int64)
+        arrival_SH[arrival_SH >= cfg.horizon] = -1
+        kind_SH = self.rng.integers(0, cfg.num_task_types, size=(s, h))
+        index_SH = self.rng.integers(0, len(self._demands_T), size=(s, h))
+        rows_SH = kind_SH * len(self._demands_T) + index_SH
+        return arrival_SH, rows_SH, self._demands_T[index_SH], self._runtimes_T[index_SH]
+
+    def _rollouts(self, env: gym.Env, cand_C: np.ndarray) -> np.ndarray:
+        """Score of every (candidate, sampled future): ``[C, S]``."""
+        m, coef = env.config.models_per_server, env.config.crash_penalty
+        cap_E = env.capacities
+        c, s, h = len(cand_C), self.samples, self.horizon
+        arrival_SH, rows_SH, demand_SH, run_SH = self._future(env)
+        now, demand = env.current_time, env.current_demand
+        running = env.running_tasks
+        # slots: the running tasks, the task placed now, then one per future task
+        n0 = len(running["demand"])
+        slots = n0 + 1 + h
+        b = c * s  # one simulation per (candidate, sample), candidate-major
+        server_BR = np.full((b, slots), -1, dtype=np.int64)
+        server_BR[:, :n0] = running["action"] // m
+        server_BR[:, n0] = np.repeat(cand_C // m, s)
+        demand_BR = np.zeros((b, slots), dtype=np.int64)
+        demand_BR[:, :n0] = running["demand"]
+        demand_BR[:, n0] = demand
+        start_BR = np.zeros((b, slots), dtype=np.float64)
+        start_BR[:, :n0] = running["arrival"]
+        start_BR[:, n0] = now
+        run_BR = np.ones((b, slots), dtype=np.float64)
+        run_BR[:, :n0] = running["runtime"]
+        run_BR[:, n0] = runtime(demand)
+        used_BE = np.tile(cap_E - env.free_capacity, (b, 1))
+        used_BE[np.arange(b), server_BR[:, n0]] += demand
+        score_B = np.zeros(b)
+        rows_B_H = np.tile(rows_SH, (c, 1))
+        arrival_B_H = np.tile(arrival_SH, (c, 1))
+        demand_B_H = np.tile(demand_SH, (c, 1))
+        run_B_H = np.tile(run_SH, (c, 1))
+        all_b = np.arange(b)
+        for k in range(h):
+            t_B = arrival_B_H[:, k]
+            live_B = t_B >= 0
+            if not live_B.any():
+                break
+            # tasks that ended by this arrival free their capacity
+            done_BR = (server_BR >= 0) & (start_BR + run_BR <= t_B[:, None]) & live_B[:, None]
+            if done_BR.any():
+                bi, ri = np.nonzero(done_BR)
+                np.subtract.at(used_BE, (bi, server_BR[bi, ri]), demand_BR[bi, ri])
+                server_BR[done_BR] = -1
+            d_B = demand_B_H[:, k]
+            fits_BA = np.repeat(cap_E[None, :] - used_BE >= d_B[:, None], m, axis=1)
+            util_BA = self._util_CA[rows_B_H[:, k]]
+            masked_BA = np.where(fits_BA, util_BA, -np.inf)
+            pick_B = np.argmax(masked_BA, axis=1)
+            best_B = masked_BA[all_b, pick_B]
+            pick_B = np.where(best_B > 0.0, pick_B, 0)  # Prophet's fallback
+            e_B = pick_B // m
+            placed_B = live_B & fits_BA[all_b, pick_B]
+            crashed_B = live_B & ~placed_B
+            score_B += np.where(placed_B, util_BA[all_b, pick_B], 0.0)
+            if crashed_B.any():
+                on_BR = crashed_B[:, None] & (server_BR == e_B[:, None])
+                left_BR = 1.0 - (t_B[:, None] - start_BR) / run_BR
+                penalty_B = coef + np.where(on_BR, left_BR * coef, 0.0).sum(axis=1)
+                score_B -= np.where(crashed_B, penalty_B + self.crash_weight, 0.0)
+                server_BR[on_BR] = -1
+                used_BE[crashed_B, e_B[crashed_B]] = 0
+            slot = n0 + 1 + k
+            server_BR[placed_B, slot] = e_B[placed_B]
+            demand_BR[:, slot] = d_B
+            start_BR[:, slot] = t_B
+            run_BR[:, slot] = run_B_H[:, k]
+            used_BE[all_b[placed_B], e_B[placed_B]] += d_B[placed_B]
+        return score_B.reshape(c, s)
+
+
 #: command-line name -> policy class
 AIGC_POLICIES: dict[str, type[Policy]] = {
     cls.name: cls
@@ -172,6 +315,7 @@ AIGC_POLICIES: dict[str, type[Policy]] = {
         CheapCrashProphetPolicy,
         KeepOpenProphetPolicy,
         BestFitPolicy,
+        ProphetRolloutPolicy,
     )
 }
 
@@ -182,6 +326,7 @@ __all__ = [
     "CrashAvoidPolicy",
     "KeepOpenProphetPolicy",
     "ProphetPolicy",
+    "ProphetRolloutPolicy",
     "RandomPolicy",
     "RoundRobinPolicy",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from edge_rl.baselines import POLICIES, make_policy
+from edge_rl.baselines import make_policy, parse_policy_spec
 from edge_rl.commands.common import UsageError, parse_overrides
 from edge_rl.evaluation import (
     ENV_FAMILIES,
@@ -37,7 +37,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--world-seed", type=int, default=None, help="AIGC only: seed of the fixed world (0)"
     )
     p.add_argument(
-        "--policy", nargs="+", default=[], metavar="NAME", help="one or more heuristic names"
+        "--policy",
+        nargs="+",
+        default=[],
+        metavar="NAME",
+        help="one or more heuristics: NAME, or NAME:KEY=VALUE,... to set its parameters "
+        "(e.g. prophet-keep-open:reserve=300)",
     )
     p.add_argument(
         "--checkpoint",
@@ -128,13 +133,13 @@ def _validate(args: argparse.Namespace) -> None:
             f"unknown --preset {args.preset!r} for --env {args.env}; "
             f"choose one of: {', '.join(presets)}"
         )
-    valid = POLICIES[args.env]
     for name in args.policy:
-        if name not in valid:
-            raise UsageError(
-                f"unknown --policy {name!r} for --env {args.env}; "
-                f"choose one of: {', '.join(sorted(valid))}"
-            )
+        try:
+            parse_policy_spec(args.env, name)
+        except ValueError as err:
+            raise UsageError(f"--policy {name}: {err}") from None
+    if len(set(args.policy)) != len(args.policy):
+        raise UsageError(f"--policy names a heuristic twice ({' '.join(args.policy)}); once each")
     if args.episodes_per_seed < 1:
         raise UsageError(f"--episodes-per-seed {args.episodes_per_seed}: must be >= 1")
     if args.world_seed is not None and args.env != "aigc":

@@ -40,6 +40,7 @@ def test_registry_names():
         "prophet-cheap-crash",
         "prophet-keep-open",
         "best-fit",
+        "prophet-rollout",
     }
     assert all(cls.name == name for name, cls in AIGC_POLICIES.items())
 
@@ -141,3 +142,85 @@ def test_cheap_crash_beats_prophet_under_load():
         for name in ("prophet", "prophet-cheap-crash"):
             means[name] = np.mean([episode(env, name, seed)["return"] for seed in range(10, 14)])
         assert means["prophet-cheap-crash"] > means["prophet"], (preset, means)
+
+
+def prophet_crash_step(env: AIGCEdgeEnv, seed: int) -> int:
+    """The decision at which Prophet first crashes a server in episode ``seed``."""
+    prophet = AIGC_POLICIES["prophet"]()
+    obs, _ = env.reset(seed=seed)
+    for step in range(10_000):
+        obs, _, _, _, info = env.step(prophet.act(obs, env))
+        if info["crashed"]:
+            return step
+    raise AssertionError("Prophet never crashed")
+
+
+def test_running_tasks_account_for_the_used_capacity():
+    env = AIGCEdgeEnv("adsac-paper", world_seed=0)
+    crash = prophet_crash_step(env, 0)
+    prophet = AIGC_POLICIES["prophet"]()
+    obs, _ = env.reset(seed=0)
+    m = env.config.models_per_server
+    for step in range(crash + 2):
+        running = env.running_tasks
+        used = np.bincount(running["action"] // m, running["demand"], minlength=10)
+        assert np.array_equal(used, env.capacities - env.free_capacity)
+        assert np.array_equal(
+            np.bincount(running["action"], running["demand"], minlength=40), env.running_demand
+        )
+        assert (running["arrival"] + running["runtime"] > env.current_time).all()
+        action = prophet.act(obs, env)
+        obs, _, _, _, info = env.step(action)
+        if step == crash:  # the crashed server runs nothing afterwards
+            assert info["crashed"] and not (env.running_tasks["action"] // m == action // m).any()
+
+
+def test_rollout_simulates_what_the_simulator_does():
+    """Given the true next tasks as its one "sampled" future, a rollout of each candidate scores
+    exactly what the simulator pays for that candidate followed by Prophet, over a stretch
+    with a crash in it (the penalty of running tasks, the capacity they free, the kill)."""
+    import copy
+
+    env = AIGCEdgeEnv("adsac-paper", world_seed=0)
+    crash = prophet_crash_step(env, 0)
+    prophet = AIGC_POLICIES["prophet"]()
+    obs, _ = env.reset(seed=0)
+    for _ in range(crash - 15):
+        obs, *_ = env.step(prophet.act(obs, env))
+    horizon = 30
+    policy = AIGC_POLICIES["prophet-rollout"](horizon=horizon, samples=1, crash_weight=7.0)
+    policy.reset(env)
+    stream, i = env.task_stream, env.counts["decided"]
+    rows = stream.task_type * len(policy._demands_T) + stream.demand_index
+    nxt = slice(i + 1, i + 1 + horizon)
+    future = (stream.arrival[None, nxt], rows[None, nxt], stream.demand[None, nxt],
+              stream.runtime[None, nxt])  # fmt: skip
+    policy._future = lambda env: future
+    m = env.config.models_per_server
+    servers = np.flatnonzero(env.free_capacity >= env.current_demand)
+    assert len(servers) >= 2
+    cands = servers * m  # model 0 of every server with room
+    scores = policy._rollouts(env, cands)[:, 0]
+    crashes_seen = 0
+    for cand, score in zip(cands, scores, strict=True):
+        sim = copy.deepcopy(env)
+        sim.step(int(cand))
+        paid = crashes = 0
+        for _ in range(horizon):
+            _, reward, _, _, info = sim.step(prophet.act(None, sim))
+            paid += reward
+            crashes += info["crashed"]
+        crashes_seen += crashes
+        assert score == pytest.approx(paid - 7.0 * crashes, abs=1e-9)
+    assert crashes_seen > 0  # the stretch tests the crash path
+
+
+def test_rollout_settings_are_checked():
+    cls = AIGC_POLICIES["prophet-rollout"]
+    for kwargs, needle in (
+        ({"horizon": 0}, "horizon=0"),
+        ({"samples": 0}, "samples=0"),
+        ({"crash_weight": -1.0}, "crash_weight=-1.0"),
+    ):
+        with pytest.raises(ValueError, match=needle):
+            cls(**kwargs)

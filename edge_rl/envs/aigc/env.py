@@ -390,6 +390,21 @@ class AIGCEdgeEnv(gym.Env[np.ndarray, np.int64]):
         return out
 
     @property
+    def running_tasks(self) -> dict[str, np.ndarray]:
+        """The tasks running now, one entry per task (arrival order within each server):
+        ``action`` (int64, the (server, model) it runs on), ``demand`` (int64), ``arrival``
+        (int64) and ``runtime`` (float64). A task frees its capacity at the first arrival at or
+        after ``arrival + runtime``; a crash of its server kills it."""
+        self._require_episode()
+        tasks = [j for running in self._running for j in running]
+        return {
+            "action": np.array([self._where[j] for j in tasks], dtype=np.int64),
+            "demand": np.array([self._demand[j] for j in tasks], dtype=np.int64),
+            "arrival": np.array([self._arrival[j] for j in tasks], dtype=np.int64),
+            "runtime": np.array([self._runtime[j] for j in tasks], dtype=np.float64),
+        }
+
+    @property
     def counts(self) -> dict[str, int]:
         """Task counts so far: decided = finished + killed + running + dropped."""
         self._require_episode()
