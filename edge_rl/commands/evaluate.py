@@ -137,7 +137,7 @@ def _validate(args: argparse.Namespace) -> None:
         try:
             parse_policy_spec(args.env, name)
         except ValueError as err:
-            raise UsageError(f"--policy {name}: {err}") from None
+            raise UsageError(f"--policy: {err}") from None
     if len(set(args.policy)) != len(args.policy):
         raise UsageError(f"--policy names a heuristic twice ({' '.join(args.policy)}); once each")
     if args.episodes_per_seed < 1:
