@@ -21,8 +21,8 @@
 #   JOBS=1            training runs at once (train stage). With JOBS > 1 each run writes its
 #                     output to $RUNS/<run>.log and runs with OMP_NUM_THREADS=1 (unless set), and
 #                     the runs go seed by seed (every algorithm of a seed, then the next seed), so
-#                     the agents of one seed train side by side under the same load. The figures
-#                     of the README ran JOBS=2 on 2 cores; give one core per job
+#                     the agents of one seed train side by side under the same load. The README's
+#                     runs went two at a time on 2 cores; give each job a core
 #   EDGE_RL=edge-rl   the command that trains and evaluates (a wrapper, or a test's stand-in)
 #   GPUS=             e.g. GPUS=1 to put the learners on a GPU
 #   HEAD=servers      policy head: "servers" (one shared scorer per server: meta-dreamer's
