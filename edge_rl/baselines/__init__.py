@@ -67,7 +67,18 @@ def _convert(text: str, hint: Any) -> Any:
 
 def parse_policy_spec(env_family: str, spec: str) -> tuple[type[Policy], dict[str, Any]]:
     """``NAME`` or ``NAME:KEY=VALUE,...`` -> (policy class, constructor keywords); every error
-    names what to fix (the valid names, the valid keys, the expected type)."""
+    names what to fix (the valid names, the valid keys, the expected type, the constructor's
+    range checks)."""
+    cls, kwargs = _split_spec(env_family, spec)
+    try:
+        cls(**kwargs)  # the constructor's own checks (ranges) fail here, before any episode
+    except ValueError as err:
+        raise ValueError(f"policy {spec!r}: {err}") from None
+    return cls, kwargs
+
+
+def _split_spec(env_family: str, spec: str) -> tuple[type[Policy], dict[str, Any]]:
+    """``parse_policy_spec`` without building the policy."""
     if env_family not in POLICIES:
         raise ValueError(
             f"unknown env family {env_family!r}; choose one of: {', '.join(sorted(POLICIES))}"
@@ -98,18 +109,17 @@ def parse_policy_spec(env_family: str, spec: str) -> tuple[type[Policy], dict[st
             raise ValueError(f"policy {spec!r}: {key}={err}") from None
     if colon and not kwargs:
         raise ValueError(f"policy {spec!r}: nothing after ':'; write {name}:KEY=VALUE or {name}")
-    try:
-        cls(**kwargs)  # the constructor's own checks (ranges) fail here, before any episode
-    except ValueError as err:
-        raise ValueError(f"policy {spec!r}: {err}") from None
     return cls, kwargs
 
 
 def make_policy(env_family: str, name: str, seed: int | None = None) -> Policy:
     """Build the heuristic ``name`` (``NAME`` or ``NAME:KEY=VALUE,...``) for ``env_family``;
     a policy with settings carries the spec as its name, so reports tell variants apart."""
-    cls, kwargs = parse_policy_spec(env_family, name)
-    policy = cls(seed=seed, **kwargs)
+    cls, kwargs = _split_spec(env_family, name)
+    try:
+        policy = cls(seed=seed, **kwargs)
+    except ValueError as err:
+        raise ValueError(f"policy {name!r}: {err}") from None
     if kwargs:
         policy.name = name
     return policy

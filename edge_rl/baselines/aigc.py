@@ -206,15 +206,13 @@ class ProphetRolloutPolicy(Policy):
 
     def act(self, obs: np.ndarray, env: gym.Env) -> int:
         m = env.config.models_per_server
-        free_E, demand = env.free_capacity, env.current_demand
+        base = ProphetPolicy().act(obs, env)
         utility_A = env.action_utilities
-        fits_E = free_E >= demand
-        best_a = int(np.argmax(np.where(np.repeat(fits_E, m), utility_A, -np.inf)))
-        if not fits_E.any() or utility_A[best_a] <= 0.0:
-            return 0  # Prophet's fallback
-        servers = np.flatnonzero(fits_E)
+        if not env.feasible_mask[base] or utility_A[base] <= 0.0:
+            return base  # Prophet's fallback
+        servers = np.flatnonzero(env.free_capacity >= env.current_demand)
         if len(servers) == 1:
-            return best_a
+            return base
         # each candidate server with its best model
         per_server = utility_A.reshape(-1, m)
         cand_C = servers * m + np.argmax(per_server[servers], axis=1)
