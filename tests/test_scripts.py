@@ -459,3 +459,46 @@ def test_aigc_crash_anatomy_set_changes_the_env(tmp_path: Path) -> None:
     cheap, dear = (reports[c]["episodes"]["prophet"][0] for c in (2, 6))
     assert cheap["utility"] == dear["utility"] and cheap["crash_events"] == dear["crash_events"] > 0
     assert dear["crash_penalty"] == pytest.approx(3 * cheap["crash_penalty"])
+
+
+def test_lb_imitation_probe_copies_least_observed_load(tmp_path: Path) -> None:
+    # least-observed-load is an argmin of one observed feature, so the server-scoring net can
+    # copy it: a fit that cannot learn (or a student played wrongly) fails these bounds
+    out = tmp_path / "probe.json"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "lb_imitation_probe.py"),
+         "--teacher", "least-observed-load", "--baselines", "random",
+         "--train-seeds", *map(str, range(1000, 1010)), "--holdout-seeds", "2",
+         "--epochs", "8", "--batch", "256", "--lr", "3e-3", "--seeds", "20", "21", "22",
+         "--json", str(out)],
+        capture_output=True, text=True, timeout=300, check=False,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(out.read_text())
+    fit = report["imitation"]
+    assert fit["decisions"] == 10_000 and fit["agreement_held_out_big_jobs"] is None
+    assert fit["agreement_held_out"] > 0.9, fit
+    jct = {name: report["summary"][name]["mean_jct"]["mean"] for name in report["policies"]}
+    assert set(jct) == {"random", "least-observed-load", "imitation:least-observed-load"}
+    assert abs(jct["imitation:least-observed-load"] / jct["least-observed-load"] - 1) < 0.1, jct
+    assert jct["random"] > 5 * jct["least-observed-load"]
+    assert report["paired"]["baseline"] == "random"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--teacher", "nope"], "unknown policy 'nope'"),
+        (["--seeds", "1000"], "train and test seeds overlap"),
+        (["--holdout-seeds", "0"], "--holdout-seeds 0: must be between 1 and"),
+        (["--big-job-weight", "0"], "--big-job-weight 0.0: must be > 0"),
+    ],
+)
+def test_lb_imitation_probe_rejects_bad_input(argv: list[str], message: str) -> None:
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "lb_imitation_probe.py"), *argv],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr and "Traceback" not in proc.stderr
