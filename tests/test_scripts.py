@@ -435,8 +435,13 @@ def test_aigc_crash_anatomy_files_every_crash_under_its_cause(tmp_path: Path) ->
     ],
 )
 def test_aigc_crash_anatomy_rejects_bad_input(argv: list[str], message: str) -> None:
+    _assert_script_rejects("aigc_crash_anatomy.py", argv, message)
+
+
+def _assert_script_rejects(script: str, argv: list[str], message: str) -> None:
+    """``scripts/SCRIPT argv`` exits with 2 and ``message`` on stderr, without a traceback."""
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "aigc_crash_anatomy.py"), *argv],
+        [sys.executable, str(ROOT / "scripts" / script), *argv],
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert proc.returncode == 2, proc.stderr
@@ -496,9 +501,4 @@ def test_lb_imitation_probe_copies_least_observed_load(tmp_path: Path) -> None:
     ],
 )
 def test_lb_imitation_probe_rejects_bad_input(argv: list[str], message: str) -> None:
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "lb_imitation_probe.py"), *argv],
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
-    assert proc.returncode == 2, proc.stderr
-    assert message in proc.stderr and "Traceback" not in proc.stderr
+    _assert_script_rejects("lb_imitation_probe.py", argv, message)
