@@ -13,6 +13,16 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _assert_script_rejects(script: str, argv: list[str], message: str) -> None:
+    """``scripts/SCRIPT argv`` exits with 2 and ``message`` on stderr, without a traceback."""
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / script), *argv],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+
+
 def test_bench_envs_prints_and_writes_json(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     proc = subprocess.run(
@@ -83,13 +93,9 @@ def test_lb_heuristic_grid_covers_the_standard_heuristics(tmp_path: Path) -> Non
 
 
 def test_lb_heuristic_grid_rejects_a_bad_preset() -> None:
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "lb_heuristic_grid.py"), "--preset", "nope",
-         "--seeds", "0"],
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
-    assert proc.returncode == 2
-    assert "unknown preset 'nope'" in proc.stderr and "Traceback" not in proc.stderr
+    _assert_script_rejects(
+        "lb_heuristic_grid.py", ["--preset", "nope", "--seeds", "0"], "unknown preset 'nope'"
+    )
 
 
 def test_lb_size_interval_reduces_to_its_inner_rule_without_a_cutoff(tmp_path: Path) -> None:
@@ -111,17 +117,11 @@ def test_lb_size_interval_reduces_to_its_inner_rule_without_a_cutoff(tmp_path: P
 
 
 def test_lb_size_interval_rejects_bad_input() -> None:
-    script = str(ROOT / "scripts" / "lb_size_interval.py")
     for bad, message in [
         (["--presets", "nope"], "unknown preset(s) ['nope']"),
         (["--shares", "1.5"], "--shares [1.5]: each must be in (0, 1)"),
     ]:
-        proc = subprocess.run(
-            [sys.executable, script, "--seeds", "0", *bad],
-            capture_output=True, text=True, timeout=120, check=False,
-        )  # fmt: skip
-        assert proc.returncode == 2, bad
-        assert message in proc.stderr and "Traceback" not in proc.stderr
+        _assert_script_rejects("lb_size_interval.py", ["--seeds", "0", *bad], message)
 
 
 def _evaluate_report(path: Path, preset: str, *policies: str) -> dict:
@@ -436,16 +436,6 @@ def test_aigc_crash_anatomy_files_every_crash_under_its_cause(tmp_path: Path) ->
 )
 def test_aigc_crash_anatomy_rejects_bad_input(argv: list[str], message: str) -> None:
     _assert_script_rejects("aigc_crash_anatomy.py", argv, message)
-
-
-def _assert_script_rejects(script: str, argv: list[str], message: str) -> None:
-    """``scripts/SCRIPT argv`` exits with 2 and ``message`` on stderr, without a traceback."""
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / script), *argv],
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
-    assert proc.returncode == 2, proc.stderr
-    assert message in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_aigc_crash_anatomy_set_changes_the_env(tmp_path: Path) -> None:

@@ -197,6 +197,7 @@ class ProphetRolloutPolicy(Policy):
         if not crash_weight >= 0:
             raise ValueError(f"crash_weight={crash_weight}: must be >= 0 (reward units)")
         self.horizon, self.samples, self.crash_weight = int(horizon), int(samples), crash_weight
+        self._prophet = ProphetPolicy()  # the base policy: deterministic, built once
 
     def reset(self, env: gym.Env) -> None:
         cfg = env.config
@@ -206,7 +207,7 @@ class ProphetRolloutPolicy(Policy):
 
     def act(self, obs: np.ndarray, env: gym.Env) -> int:
         m = env.config.models_per_server
-        base = ProphetPolicy().act(obs, env)
+        base = self._prophet.act(obs, env)
         utility_A = env.action_utilities
         if not env.feasible_mask[base] or utility_A[base] <= 0.0:
             return base  # Prophet's fallback
