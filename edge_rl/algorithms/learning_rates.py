@@ -17,6 +17,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 SCHEDULE_EXAMPLE = "[[0, 1e-4], [200000, 3e-5]]"
 
 
@@ -59,3 +61,48 @@ def learning_rate_error(name: str, value: Any) -> str | None:
     if value[0][0] != 0:
         return f"{name}={value!r}: a schedule starts at env step 0, e.g. {name}={SCHEDULE_EXAMPLE}"
     return None
+
+
+def weight_schedule_error(name: str, value: Any) -> str | None:
+    """Why ``value`` is not a valid loss weight for setting ``name``; None if it is.
+
+    Valid: a finite number >= 0, or a schedule in the learning rates' format whose weights are
+    finite numbers >= 0 (so a weight may decay to 0, which switches its loss off).
+    """
+    if _number(value) and value >= 0:
+        return None
+    example = f"{name}=[[0, 1.0], [20000, 1.0], [30000, 0.0]]"
+    how = "a number >= 0 (0 switches it off) or a schedule of [env_steps, weight] points, e.g. "
+    how += example
+    if not isinstance(value, list | tuple) or len(value) < 2:
+        return f"{name}={value!r}: must be {how}"
+    previous = -1
+    for point in value:
+        if not isinstance(point, list | tuple) or len(point) != 2:
+            return f"{name}={value!r}: every point must be a pair [env_steps, weight]; use {how}"
+        step, weight = point
+        if not _number(step) or step < 0 or step != int(step) or step <= previous:
+            return f"{name}={value!r}: env_steps must be whole numbers >= 0 that strictly increase"
+        if not _number(weight) or weight < 0:
+            return f"{name}={value!r}: the weight {weight!r} at step {step} must be a number >= 0"
+        previous = step
+    if value[0][0] != 0:
+        return f"{name}={value!r}: a schedule starts at env step 0, e.g. {example}"
+    return None
+
+
+def weight_ever_positive(value: float | list) -> bool:
+    """Whether a valid weight (``weight_schedule_error`` is None) is > 0 at some point."""
+    if isinstance(value, list | tuple):
+        return any(point[1] > 0 for point in value)
+    return value > 0
+
+
+def schedule_value(value: float | list, step: float) -> float:
+    """A fixed number as it is; a schedule's value at ``step`` (linear between its points, the
+    first value before the first point and the last after the last)."""
+    if not isinstance(value, list | tuple):
+        return float(value)
+    steps = [float(s) for s, _ in value]
+    values = [float(v) for _, v in value]
+    return float(np.interp(step, steps, values))

@@ -254,6 +254,8 @@ def build_config(spec: RunSpec) -> AlgorithmConfig:
     policy_net = settings.pop(POLICY_NET_KEY, "mlp")
     # ADSAC/D2SAC have action_masking as a config field; RLlib's built-ins get masked modules
     masking = settings.pop(MASKING_KEY, False) if spec.algo in MASKED_MODULE_ALGOS else False
+    # Meta-Dreamer has guide_weight as a config field; A2C/PPO get a guided learner
+    guide_weight = settings.pop(GUIDE_KEY, 0.0) if spec.algo in GUIDED_PPO_ALGOS else 0.0
     unknown = [k for k in settings if not hasattr(config, k)]
     if unknown:
         raise ValueError(
@@ -262,6 +264,7 @@ def build_config(spec: RunSpec) -> AlgorithmConfig:
         )
     config.update_from_dict(settings)
     _apply_policy_net(config, spec, policy_net)
+    _apply_guidance(config, spec, guide_weight)
     _apply_action_masking(config, spec, masking)
     model = config.model_config if isinstance(config.model_config, dict) else {}
     minibatch = getattr(config, "minibatch_size", None)
@@ -308,6 +311,41 @@ def _apply_policy_net(config: AlgorithmConfig, spec: RunSpec, policy_net: Any) -
     config.rl_module(
         model_config=model,
         rl_module_spec=RLModuleSpec(module_class=ServerScoringTorchRLModule, model_config=model),
+    )
+
+
+#: the pseudo-setting that guides RLlib's PPO/A2C toward a heuristic (``guided_ppo``)
+GUIDE_KEY = "guide_weight"
+GUIDED_PPO_ALGOS = ("a2c", "ppo")
+
+
+def _apply_guidance(config: AlgorithmConfig, spec: RunSpec, weight: Any) -> None:
+    """``guide_weight=W`` for a2c/ppo: PPO's loss plus W x the cross-entropy toward the
+    heuristic that ``env.guide_policy`` names (a number or an env-step schedule; see
+    ``edge_rl/algorithms/guided_ppo.py``)."""
+    from edge_rl.algorithms.learning_rates import weight_ever_positive, weight_schedule_error
+
+    error = weight_schedule_error(GUIDE_KEY, weight)
+    if error:
+        raise ValueError(error)
+    if not weight_ever_positive(weight):
+        return
+    if spec.env != "load-balance-trials" or not spec.env_overrides.get("guide_policy"):
+        raise ValueError(
+            f"guide_weight={weight!r} needs a heuristic to label the states: use --env "
+            "load-balance-trials with --set env.guide_policy=size-interval (any load-balancing "
+            "heuristic's name), or set guide_weight=0"
+        )
+    from edge_rl.algorithms.guided_ppo import (
+        GUIDE_WEIGHT_SETTING,
+        GuidedPPOTorchLearner,
+        guide_connector,
+    )
+
+    config.training(
+        learner_class=GuidedPPOTorchLearner,
+        learner_connector=guide_connector,
+        learner_config_dict={**config.learner_config_dict, GUIDE_WEIGHT_SETTING: weight},
     )
 
 

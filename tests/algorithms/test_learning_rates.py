@@ -128,3 +128,18 @@ def test_cli_reports_a_bad_schedule_in_one_line(tmp_path, capsys) -> None:
     assert code != 0
     assert "actor_lr=[[0, 0.0001], [100]]: every point must be a pair" in err
     assert "Traceback" not in err
+
+
+def test_weight_schedules_allow_zero_and_interpolate() -> None:
+    from edge_rl.algorithms.learning_rates import schedule_value, weight_schedule_error
+
+    assert weight_schedule_error("guide_weight", 0) is None
+    assert weight_schedule_error("guide_weight", [[0, 1.0], [20_000, 1.0], [30_000, 0]]) is None
+    assert "number >= 0" in weight_schedule_error("guide_weight", -0.5)
+    assert "strictly increase" in weight_schedule_error("guide_weight", [[0, 1], [0, 0]])
+    assert "starts at env step 0" in weight_schedule_error("guide_weight", [[10, 1], [20, 0]])
+    schedule = [[0, 1.0], [20_000, 1.0], [30_000, 0.0]]
+    assert schedule_value(schedule, 10_000) == 1.0
+    assert schedule_value(schedule, 25_000) == pytest.approx(0.5)
+    assert schedule_value(schedule, 1e9) == 0.0
+    assert schedule_value(0.3, 123) == 0.3

@@ -123,6 +123,33 @@ def test_async_sampling_trains_with_a_remote_runner(ray_session) -> None:
         algo.stop()
 
 
+def test_guide_labels_reach_the_learner_and_train_the_actor(ray_session) -> None:
+    """With env.guide_policy and guide_weight the replay holds the heuristic's labels (equal to
+    what the heuristic decides on the stored observation's state) and the learner reports the
+    guide loss with the weight the schedule gives at the run's env steps."""
+    config = _config().training(guide_weight=[[0, 2.0], [64, 1.0]], actor_head="servers")
+    config.env_config["guide_policy"] = "least-observed-load"
+    algo = config.build_algo()
+    try:
+        assert algo.replay.with_guide
+        for _ in range(3):
+            result = algo.train()
+        data = algo.replay.sample(4, 8)
+    finally:
+        algo.stop()
+    learner = result["learners"]["default_policy"]
+    assert result["num_gradient_updates_lifetime"] >= 1
+    assert np.isfinite(learner["guide_loss"]) and 0 <= learner["guide_agreement"] <= 1
+    # the last update ran at >= 64 sampled env steps (2 envs x 16 steps per iteration): 1.0
+    assert learner["guide_weight"] == pytest.approx(1.0)
+    labels = data["guide_actions"]
+    assert labels.shape == (8, 4) and labels.min() >= -1 and labels.max() < 10
+    # least-observed-load's label is the argmin of the observed loads (the obs's first N)
+    rows = labels >= 0
+    loads = data["obs"][..., :10]
+    assert rows.any() and (labels[rows] == loads.argmin(-1)[rows]).mean() > 0.95
+
+
 def test_bad_settings_name_the_fix() -> None:
     with pytest.raises(ValueError, match="model_size='huge'.*debug"):
         _config().training(model_size="huge").validate()
@@ -134,6 +161,12 @@ def test_bad_settings_name_the_fix() -> None:
         _config().training(reward_input="obs").validate()
     with pytest.raises(ValueError, match="add --num-env-runners 1"):
         _config().training(async_sampling=True).validate()
+    with pytest.raises(ValueError, match="guide_weight=0.5 needs.*env.guide_policy=size-interval"):
+        _config().training(guide_weight=0.5).validate()
+    with pytest.raises(ValueError, match="guide_weight=-1.*number >= 0"):
+        _config().training(guide_weight=-1).validate()
+    with pytest.raises(ValueError, match="guide_weight=.*starts at env step 0"):
+        _config().training(guide_weight=[[5, 1.0], [10, 0.0]]).validate()
 
 
 def test_reward_input_reaches_the_module() -> None:

@@ -83,3 +83,17 @@ def test_state_round_trip_and_bad_chunks():
         buf.add_chunk("x", **bad)
     with pytest.raises(ValueError, match="capacity"):
         SequenceReplayBuffer(0, SIZES)
+
+
+def test_guide_actions_are_stored_per_observation_and_continue_across_chunks():
+    buf = SequenceReplayBuffer(100, SIZES, seed=3, with_guide=True)
+    # one label per observation; the continuing chunk's first one repeats o_4's
+    buf.add_chunk("a", **_chunk(0, 4, final=False), guide_actions=np.array([5, 6, 7, 8, 9]))
+    buf.add_chunk("a", **_chunk(4, 3, final=True), guide_actions=np.array([9, 1, 2, -1]))
+    w = buf.sample(1, 8)
+    assert w["guide_actions"][:, 0].tolist() == [5, 6, 7, 8, 9, 1, 2, -1]
+    with pytest.raises(ValueError, match="needs 4 guide actions, got None"):
+        buf.add_chunk("b", **_chunk(0, 3, final=True))
+    plain = SequenceReplayBuffer(100, SIZES, seed=3)
+    plain.add_chunk("a", **_chunk(0, 4, final=True))
+    assert "guide_actions" not in plain.sample(1, 4)

@@ -160,3 +160,26 @@ def test_heuristic_accessors_are_forwarded_to_the_inner_env():
     np.testing.assert_array_equal(env.queued_work(), env.inner.queued_work())
     with pytest.raises(AttributeError):
         env.not_an_accessor  # noqa: B018
+
+
+def test_guide_policy_labels_every_decision_with_the_heuristic_action() -> None:
+    from edge_rl.baselines import make_policy
+
+    env = MetaTrialEnv(
+        episodes_per_trial=2, preset="park", jobs_per_episode=30, guide_policy="size-interval"
+    )
+    teacher = make_policy("load-balance", "size-interval")
+    obs, info = env.reset(seed=4)
+    labels, decisions = [], []
+    rng = np.random.default_rng(0)
+    while True:
+        labels.append(info["guide_action"])
+        if labels[-1] == -1:
+            break
+        decisions.append(teacher.act(obs, env))
+        obs, _, terminated, _, info = env.step(int(rng.integers(N)))  # the agent acts itself
+    assert terminated and len(decisions) == 60
+    assert labels[:-1] == decisions  # the label is the heuristic's action on that state
+    assert "guide_action" not in MetaTrialEnv(episodes_per_trial=1).reset(seed=0)[1]
+    with pytest.raises(ValueError, match="guide_policy: unknown policy 'fastest'.*size-interval"):
+        MetaTrialEnv(guide_policy="fastest")

@@ -209,3 +209,77 @@ def test_reward_from_the_deterministic_state_depends_on_the_imagined_action():
         seq = observe_sequence(nets, batch)
         good, bad = _imagined_reward(nets, seq, 0), _imagined_reward(nets, seq, 1)
     assert good - bad > 1.0, (good, bad)  # the true difference is 2
+
+
+def test_guide_loss_is_the_cross_entropy_on_labelled_steps_and_trains_only_the_actor():
+    from edge_rl.models.world_model import guide_loss
+
+    torch.manual_seed(0)
+    nets = MetaDreamerNets(OBS, ACTIONS, WORLD_MODEL_PRESETS["debug"])
+    batch = _batch(nets)
+    seq = observe_sequence(nets, batch)
+    labels = torch.randint(0, ACTIONS, (6, 4), generator=torch.Generator().manual_seed(5))
+    labels[0] = -1  # unlabelled steps are left out
+    loss, agree = guide_loss(nets, seq, labels)
+    logits = nets.agent.logits(seq["feat"][1:], seq["m"][1:])
+    expected = torch.nn.functional.cross_entropy(logits.flatten(0, 1), labels[1:].flatten())
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    greedy = logits.argmax(-1)
+    assert agree.item() == pytest.approx((greedy == labels[1:]).float().mean().item())
+    loss.backward()
+    assert all(p.grad is None for p in nets.world_model.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in nets.agent.actor.parameters())
+    assert all(p.grad is None for p in nets.agent.critic.parameters())
+    none, no_agree = guide_loss(nets, seq, torch.full((6, 4), -1))
+    assert none.item() == 0.0 and no_agree.item() == 0.0
+
+
+def test_guide_loss_with_the_servers_head_reads_the_decoded_observation():
+    from dataclasses import replace
+
+    from edge_rl.models.server_scoring import trial_obs_size
+    from edge_rl.models.world_model import guide_loss
+
+    servers = 4
+    torch.manual_seed(0)
+    cfg = replace(WORLD_MODEL_PRESETS["debug"], actor_head="servers")
+    nets = MetaDreamerNets(trial_obs_size(servers), servers, cfg)
+    state = nets.initial_state(3)
+    batch = {
+        "obs": torch.rand(5, 3, trial_obs_size(servers)) * 5,
+        "prev_actions": torch.randint(-1, servers, (5, 3)),
+        "rewards": -torch.rand(5, 3),
+        "continues": torch.ones(5, 3),
+        **{k: state[k] for k in ("h", "z", "m")},
+    }
+    seq = observe_sequence(nets, batch)
+    labels = torch.randint(0, servers, (5, 3))
+    loss, _ = guide_loss(nets, seq, labels)
+    feat = seq["feat"].flatten(0, 1)
+    logits = nets.agent.logits(feat, seq["m"].flatten(0, 1), nets.world_model.decode_obs(feat))
+    expected = torch.nn.functional.cross_entropy(logits, labels.flatten())
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+def test_guide_loss_teaches_the_actor_a_rule_of_the_observation():
+    """Labels 'repeat the previous action' (which the actor's memory reads) are learned from
+    the real steps alone; steps without a previous action are unlabelled."""
+    from edge_rl.models.world_model import guide_loss
+
+    torch.manual_seed(0)
+    nets = MetaDreamerNets(OBS, ACTIONS, WORLD_MODEL_PRESETS["debug"])
+    batch = _batch(nets, T=8, B=16, seed=2)
+    labels = batch["prev_actions"]
+    params = [*nets.agent.actor.parameters(), *nets.agent.memory.parameters()]
+    optimizer = torch.optim.Adam(params, lr=3e-3)
+    with torch.no_grad():
+        seq = observe_sequence(nets, batch)
+    _, before = guide_loss(nets, seq, labels)
+    for _ in range(300):
+        seq = observe_sequence(nets, batch)
+        loss, _ = guide_loss(nets, seq, labels)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    _, after = guide_loss(nets, observe_sequence(nets, batch), labels)
+    assert before < 0.6 and after > 0.95, (before, after)

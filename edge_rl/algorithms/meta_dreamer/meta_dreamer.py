@@ -40,9 +40,15 @@ from ray.rllib.utils.metrics import (
 )
 from ray.util import log_once
 
-from edge_rl.algorithms.learning_rates import is_positive_number, learning_rate_error
+from edge_rl.algorithms.learning_rates import (
+    is_positive_number,
+    learning_rate_error,
+    weight_ever_positive,
+    weight_schedule_error,
+)
 from edge_rl.algorithms.meta_dreamer.meta_dreamer_learner import (
     CONTINUES,
+    GUIDE_ACTIONS,
     PREV_ACTIONS,
     PREV_REWARDS,
 )
@@ -83,6 +89,12 @@ class MetaDreamerConfig(AlgorithmConfig):
     Every learning rate may also be a schedule in env steps, RLlib's [[0, lr0], [steps, lr1], ...]
         (linear in between, the last value after the last point; see
         edge_rl/algorithms/learning_rates.py).
+    Heuristic guidance (off by default): guide_weight (0), a number >= 0 or a schedule of
+        [env_steps, weight] points, weighs a cross-entropy of the actor's logits on real replay
+        steps toward a heuristic's action for the same observation, given by the env
+        (``--set env.guide_policy=size-interval``, see MetaTrialEnv). The agent still acts
+        itself and the heuristic only labels the states it visits (DAgger-style, Ross et al.
+        2011); decaying the weight to 0 leaves pure reinforcement learning from there on.
     Replay and updates: batch_size_B (16 windows), batch_length_T (64 steps),
         train_ratio (replayed steps per env step; DreamerV3 uses 512 on GPUs, 32 here is a CPU
         budget: one update per B*T/train_ratio env steps), replay_capacity (records),
@@ -115,6 +127,7 @@ class MetaDreamerConfig(AlgorithmConfig):
         self.slow_critic_rate = 0.02
         self.slow_critic_reg = 1.0
         self.return_decay = 0.99
+        self.guide_weight: float | list = 0.0
         self.batch_size_B = 16
         self.batch_length_T = 64
         self.train_ratio = 32.0
@@ -153,6 +166,7 @@ class MetaDreamerConfig(AlgorithmConfig):
         slow_critic_rate: float = NotProvided,
         slow_critic_reg: float = NotProvided,
         return_decay: float = NotProvided,
+        guide_weight: float | list = NotProvided,
         batch_size_B: int = NotProvided,
         batch_length_T: int = NotProvided,
         train_ratio: float = NotProvided,
@@ -168,6 +182,13 @@ class MetaDreamerConfig(AlgorithmConfig):
             if name not in ("self", "kwargs", "__class__") and value is not NotProvided:
                 setattr(self, name, value)
         return self
+
+    @property
+    def uses_guide(self) -> bool:
+        """Whether the guide loss is ever switched on (a non-zero weight at some point)."""
+        if weight_schedule_error("guide_weight", self.guide_weight):
+            return False  # validate() says what is wrong with it
+        return weight_ever_positive(self.guide_weight)
 
     def world_model_config(self) -> WorldModelConfig:
         """The preset named by ``model_size`` with any single sizes overridden."""
@@ -246,6 +267,15 @@ class MetaDreamerConfig(AlgorithmConfig):
         for name in ("free_bits", "dyn_scale", "rep_scale", "entropy_coeff", "slow_critic_reg"):
             if getattr(self, name) < 0:
                 bad(f"{name}={getattr(self, name)}: must be >= 0")
+        error = weight_schedule_error("guide_weight", self.guide_weight)
+        if error:
+            bad(error)
+        if self.uses_guide and not (self.env_config or {}).get("guide_policy"):
+            bad(
+                f"guide_weight={self.guide_weight!r} needs a heuristic to label the states: "
+                "add --set env.guide_policy=size-interval (any load-balancing heuristic's name; "
+                "env load-balance-trials) or set guide_weight=0"
+            )
         error = async_sampling_error(self)
         if error:
             bad(error)
@@ -271,6 +301,7 @@ class MetaDreamer(ReplayAlgorithm):
             capacity=self.config.replay_capacity,
             state_sizes={"h": sizes.deter, "z": sizes.latent, "m": sizes.memory},
             seed=self.config.seed,
+            with_guide=self.config.uses_guide,
         )
 
     @override(Algorithm)
@@ -279,6 +310,11 @@ class MetaDreamer(ReplayAlgorithm):
         for episode in self.sample_episodes():
             new_steps += len(episode)
             states = episode.get_extra_model_outputs(key=Columns.STATE_OUT)
+            guide = None
+            if self.replay.with_guide:
+                guide = np.asarray(
+                    [info.get("guide_action", -1) for info in episode.get_infos()], np.int64
+                )
             self.replay.add_chunk(
                 episode.id_,
                 np.asarray(episode.get_observations()),
@@ -287,6 +323,7 @@ class MetaDreamer(ReplayAlgorithm):
                 {k: np.asarray(states[k]) for k in STATE_KEYS},
                 episode.is_terminated,
                 episode.is_truncated,
+                guide_actions=guide,
             )
         self.metrics.log_value(REPLAY_SIZE, len(self.replay), window=1)
 
@@ -318,6 +355,11 @@ class MetaDreamer(ReplayAlgorithm):
                     PREV_ACTIONS: np.swapaxes(data["prev_actions"], 0, 1),
                     PREV_REWARDS: np.swapaxes(data["rewards"], 0, 1),
                     CONTINUES: np.swapaxes(data["continues"], 0, 1),
+                    **(
+                        {GUIDE_ACTIONS: np.swapaxes(data["guide_actions"], 0, 1)}
+                        if "guide_actions" in data
+                        else {}
+                    ),
                     **{STATE_COLUMN.format(k): data[k] for k in STATE_KEYS},
                 }
             )

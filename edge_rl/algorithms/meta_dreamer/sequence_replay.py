@@ -9,6 +9,7 @@ Kapturowski et al. 2019) instead of from zeros. Records are per observation o_k:
     reward     r_{k-1}   (received on entering o_k; 0 at a trial's start)
     cont       0 if o_k is the last observation of a terminated trial, else 1
     state      the carried recurrent state before o_k (zeros at a trial's start), float16
+    guide      a heuristic's action for o_k (-1: none), only in a buffer made ``with_guide``
 
 Episodes arrive as chunks (an ongoing trial is continued by later chunks); a chunk's first
 observation repeats the previous chunk's last one and is not stored twice.
@@ -30,6 +31,7 @@ class _Trial:
     reward: list[np.ndarray] = field(default_factory=list)
     cont: list[np.ndarray] = field(default_factory=list)
     state: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    guide: list[np.ndarray] = field(default_factory=list)
     length: int = 0
     done: bool = False
     # what the next chunk's first record needs from this chunk's last step
@@ -42,6 +44,8 @@ class _Trial:
             self.reward = [np.concatenate(self.reward)]
             self.cont = [np.concatenate(self.cont)]
             self.state = {k: [np.concatenate(v)] for k, v in self.state.items()}
+            if self.guide:
+                self.guide = [np.concatenate(self.guide)]
 
 
 class SequenceReplayBuffer:
@@ -51,12 +55,21 @@ class SequenceReplayBuffer:
         capacity: records kept (one per observation).
         state_sizes: names and sizes of the carried state's parts, e.g. {"h": 128, "z": 256}.
         seed: seeds the window sampler.
+        with_guide: also store a heuristic's action per observation (``add_chunk``'s
+            ``guide_actions``); ``sample`` then returns them as ``guide_actions``.
     """
 
-    def __init__(self, capacity: int, state_sizes: dict[str, int], seed: int | None = None):
+    def __init__(
+        self,
+        capacity: int,
+        state_sizes: dict[str, int],
+        seed: int | None = None,
+        with_guide: bool = False,
+    ):
         if capacity < 1:
             raise ValueError(f"capacity={capacity}: must be >= 1")
         self.capacity = int(capacity)
+        self.with_guide = bool(with_guide)
         self.state_sizes = dict(state_sizes)
         self._trials: OrderedDict[str, _Trial] = OrderedDict()
         self._size = 0
@@ -78,15 +91,21 @@ class SequenceReplayBuffer:
         states_out: dict[str, np.ndarray],
         terminated: bool,
         truncated: bool,
+        guide_actions: np.ndarray | None = None,
     ) -> None:
         """Add one chunk: ``observations`` (n+1), ``actions``/``rewards`` (n), ``states_out``
-        (n per key: the carried state after each step, as the module returned it)."""
+        (n per key: the carried state after each step, as the module returned it),
+        ``guide_actions`` (n+1, one per observation, -1 for none; a ``with_guide`` buffer
+        only)."""
         n = len(actions)
         if len(observations) != n + 1 or len(rewards) != n:
             raise ValueError(
                 f"chunk of {n} actions needs {n + 1} observations and {n} rewards, got "
                 f"{len(observations)} and {len(rewards)}"
             )
+        if self.with_guide and (guide_actions is None or len(guide_actions) != n + 1):
+            got = None if guide_actions is None else len(guide_actions)
+            raise ValueError(f"a with_guide buffer needs {n + 1} guide actions, got {got}")
         trial = self._trials.get(episode_id)
         if trial is None:
             trial = _Trial(state={k: [] for k in self.state_sizes})
@@ -110,6 +129,8 @@ class SequenceReplayBuffer:
         trial.prev_act.append(prev_act)
         trial.reward.append(reward)
         trial.cont.append(cont)
+        if self.with_guide:
+            trial.guide.append(np.asarray(guide_actions, np.int64)[:count])
         for key, size in self.state_sizes.items():
             out = np.asarray(states_out[key], np.float16).reshape(n, size)
             trial.state[key].append(np.concatenate([state0[key][None], out])[:count])
@@ -143,9 +164,10 @@ class SequenceReplayBuffer:
             raise ValueError(f"no stored trial has {length} records yet; sample more first")
         weights = np.asarray([self._trials[k].length - length + 1 for k in ids], np.float64)
         picks = self._rng.choice(len(ids), size=batch_size, p=weights / weights.sum())
-        out: dict[str, list[np.ndarray]] = {
-            k: [] for k in ("obs", "prev_actions", "rewards", "continues", *self.state_sizes)
-        }
+        columns = ("obs", "prev_actions", "rewards", "continues")
+        if self.with_guide:
+            columns += ("guide_actions",)
+        out: dict[str, list[np.ndarray]] = {k: [] for k in (*columns, *self.state_sizes)}
         for i in picks:
             trial = self._trials[ids[i]]
             trial.consolidate()
@@ -155,6 +177,8 @@ class SequenceReplayBuffer:
             out["prev_actions"].append(trial.prev_act[0][window])
             out["rewards"].append(trial.reward[0][window])
             out["continues"].append(trial.cont[0][window])
+            if self.with_guide:
+                out["guide_actions"].append(trial.guide[0][window])
             for key in self.state_sizes:
                 out[key].append(trial.state[key][0][start].astype(np.float32))
         batch = {k: np.stack(v, axis=1) for k, v in out.items() if k not in self.state_sizes}

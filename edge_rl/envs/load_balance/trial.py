@@ -81,12 +81,18 @@ class MetaTrialEnv(gym.Env[np.ndarray, np.int64]):
 
     ## Arguments
     ``MetaTrialEnv(episodes_per_trial=3, tasks=None, split="train", reward_scale=1000.0,
-    hide_rates=False, preset=None, schedule=None, **overrides)``; ``overrides`` go to every
-    task's config (e.g. ``jobs_per_episode=200``). ``preset``: "family" (tasks drawn from
-    ``split``, the default) or a load-balancing preset name (every trial runs that task).
+    hide_rates=False, preset=None, schedule=None, guide_policy=None, **overrides)``;
+    ``overrides`` go to every task's config (e.g. ``jobs_per_episode=200``). ``preset``:
+    "family" (tasks drawn from ``split``, the default) or a load-balancing preset name (every
+    trial runs that task).
     ``schedule``: a ``WorkloadSchedule`` or its text ("pareto-55:3,uniform-100:5"); then a trial
     is one pass over it (``episodes_per_trial`` = its episode count), tasks switching between
     inner episodes while the policy's memory is kept: the adaptation protocol.
+
+    ``guide_policy``: a load-balancing heuristic's spec (e.g. "size-interval"); then every
+    ``info`` (of ``reset`` and ``step``) holds ``guide_action``, the heuristic's decision for
+    the observation returned with it (the labels of Meta-Dreamer's ``guide_weight``: the agent
+    acts itself, the heuristic only labels the states it visits, as in DAgger).
 
     ``reset(seed=s)`` seeds the first inner episode's job stream with ``s`` itself, so a
     one-episode trial of a task replays the plain env's episode ``reset(seed=s)`` exactly.
@@ -105,6 +111,7 @@ class MetaTrialEnv(gym.Env[np.ndarray, np.int64]):
         hide_rates: bool = False,
         preset: str | None = None,
         schedule: WorkloadSchedule | str | None = None,
+        guide_policy: str | None = None,
         **overrides: Any,
     ) -> None:
         if preset is not None and preset != FAMILY_PRESET:
@@ -158,6 +165,20 @@ class MetaTrialEnv(gym.Env[np.ndarray, np.int64]):
         self.action_space = spaces.Discrete(self._n)
         self._inner: LoadBalanceEnv | None = None
         self._episode = 0
+        self.guide_policy = guide_policy
+        self._guide = None
+        if guide_policy is not None:
+            from edge_rl.baselines import make_policy  # the baselines import the env package
+
+            if not isinstance(guide_policy, str):
+                raise ValueError(
+                    f"guide_policy={guide_policy!r}: must be a load-balancing heuristic's name, "
+                    "e.g. 'size-interval'"
+                )
+            try:
+                self._guide = make_policy("load-balance", guide_policy)
+            except ValueError as err:
+                raise ValueError(f"guide_policy: {err}") from None
 
     def _draw_task(self) -> LoadBalanceConfig:
         if self._tasks:
@@ -179,7 +200,12 @@ class MetaTrialEnv(gym.Env[np.ndarray, np.int64]):
         self._jcts: list[float] = []
         self._jobs: list[int] = []
         self._rates = np.zeros(self._n) if self.hide_rates else self._inner.service_rates
-        return self._observe(obs, None, 0.0, False), {**info, "trial_episode": 0}
+        out = self._observe(obs, None, 0.0, False)
+        info = {**info, "trial_episode": 0}
+        if self._guide is not None:
+            self._guide.reset(self)
+            info["guide_action"] = int(self._guide.act(out, self))
+        return out, info
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         if self._inner is None:
@@ -207,7 +233,13 @@ class MetaTrialEnv(gym.Env[np.ndarray, np.int64]):
                     self._rates = self._inner.service_rates
                 started_new = True
         info["trial_episode"] = self._episode
-        return self._observe(obs, int(action), raw, started_new), reward, terminated, False, info
+        out = self._observe(obs, int(action), raw, started_new)
+        if self._guide is not None:
+            if started_new:
+                self._guide.reset(self)
+            # The last observation of a trial has no decision to label: -1 (masked out).
+            info["guide_action"] = -1 if terminated else int(self._guide.act(out, self))
+        return out, reward, terminated, False, info
 
     def trial_summary(self) -> dict[str, Any]:
         """The trial's figures so far (complete once the trial terminated)."""

@@ -7,6 +7,8 @@
     actor_critic_loss     REINFORCE with lambda-returns scaled by max(1, EMA(P95 - P5)), entropy
                           bonus; two-hot critic toward the lambda-returns plus a slow-critic
                           regulariser
+    guide_loss            the actor's cross-entropy on a heuristic's actions at real steps
+                          (optional guidance, DAgger-style labels)
 
 Batches are time-major (T, B): ``obs`` o_t, ``prev_actions`` a_{t-1} (-1 at a trial's start),
 ``rewards`` r_{t-1} (the reward received on entering o_t; 0 at a trial's start), ``continues``
@@ -206,3 +208,33 @@ def actor_critic_loss(
         "return_scale": ag.return_scale.detach().clone(),
     }
     return actor + critic, metrics
+
+
+def guide_loss(
+    nets: MetaDreamerNets, seq: dict[str, torch.Tensor], guide_actions_TB: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cross-entropy of the actor's logits at the real steps toward ``guide_actions_TB``.
+
+    The actor reads what it reads when acting (``MetaDreamerNets.act``): the posterior features,
+    its memory, and (server head) the decoded observation. The world model gets no gradient
+    from it (features detached); the actor and its memory do. Steps labelled -1 are left out.
+    Returns (mean cross-entropy over the labelled steps, share of them where the actor's greedy
+    action is the label); both 0 when no step is labelled.
+    """
+    wm, ag = nets.world_model, nets.agent
+    feat_TBF = seq["feat"].detach()
+    T, B = feat_TBF.shape[:2]
+    assert guide_actions_TB.shape == (T, B), (guide_actions_TB.shape, feat_TBF.shape)
+    feat_NF = feat_TBF.flatten(0, 1)  # the heads read flat batches
+    with torch.no_grad():
+        obs_hint = wm.decode_obs(feat_NF) if ag.needs_obs else None
+    logits_TBA = ag.logits(feat_NF, seq["m"].flatten(0, 1), obs_hint).view(T, B, -1)
+    labelled = guide_actions_TB >= 0
+    targets = guide_actions_TB.clamp_min(0).long()
+    ce_TB = F.cross_entropy(logits_TBA.flatten(0, 1), targets.flatten(), reduction="none").view_as(
+        targets
+    )
+    count = labelled.sum().clamp_min(1)
+    loss = (ce_TB * labelled).sum() / count
+    agree = ((logits_TBA.argmax(-1) == targets) & labelled).sum() / count
+    return loss, agree.detach()

@@ -3,8 +3,10 @@
 Per update on B windows of T steps (batch-major rows, transposed to time-major here):
 observe the windows with the posterior from their stored states, world-model loss
 (``world_model_loss``), imagine H steps from every posterior state, actor-critic loss
-(``actor_critic_loss``). One backward pass; three optimizers (world model, actor incl. its
-memory GRU, critic) whose losses touch disjoint parameters (inputs are detached across them).
+(``actor_critic_loss``), and with ``guide_weight`` the actor's cross-entropy on a heuristic's
+actions at the real steps (``guide_loss``, weight scheduled in env steps). One backward pass;
+three optimizers (world model, actor incl. its memory GRU, critic) whose losses touch disjoint
+parameters (inputs are detached across them).
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ from ray.rllib.core.columns import Columns
 from ray.rllib.core.learner.learner import Learner
 from ray.rllib.core.learner.torch.torch_learner import TorchLearner
 from ray.rllib.utils.annotations import override
+from ray.rllib.utils.metrics import NUM_ENV_STEPS_SAMPLED_LIFETIME
 from ray.rllib.utils.typing import ModuleID, ParamDict
 
+from edge_rl.algorithms.learning_rates import schedule_value
 from edge_rl.algorithms.meta_dreamer.meta_dreamer import STATE_COLUMN, STATE_KEYS
 from edge_rl.algorithms.meta_dreamer.meta_dreamer_learner import (
     ACTOR_LOSS_KEY,
@@ -26,6 +30,10 @@ from edge_rl.algorithms.meta_dreamer.meta_dreamer_learner import (
     CONTINUES,
     CRITIC_LOSS_KEY,
     CRITIC_OPTIMIZER,
+    GUIDE_ACTIONS,
+    GUIDE_AGREEMENT_KEY,
+    GUIDE_LOSS_KEY,
+    GUIDE_WEIGHT_KEY,
     PREV_ACTIONS,
     PREV_REWARDS,
     WORLD_MODEL_LOSS_KEY,
@@ -35,6 +43,7 @@ from edge_rl.models.losses import polyak_update
 from edge_rl.models.world_model import (
     DreamerLossConfig,
     actor_critic_loss,
+    guide_loss,
     imagine,
     observe_sequence,
     world_model_loss,
@@ -57,6 +66,14 @@ def loss_config_of(config: AlgorithmConfig) -> DreamerLossConfig:
 
 class MetaDreamerTorchLearner(TorchLearner):
     """Learner of Meta-Dreamer."""
+
+    #: env steps sampled over the run's lifetime at the current update (guide_weight's clock)
+    _lifetime_steps: float = 0.0
+
+    @override(Learner)
+    def before_gradient_based_update(self, *, timesteps: dict[str, Any]) -> None:
+        super().before_gradient_based_update(timesteps=timesteps)
+        self._lifetime_steps = float(timesteps.get(NUM_ENV_STEPS_SAMPLED_LIFETIME, 0))
 
     @override(TorchLearner)
     def configure_optimizers_for_module(
@@ -103,6 +120,16 @@ class MetaDreamerTorchLearner(TorchLearner):
         loss_wm, wm_metrics = world_model_loss(nets, seq_batch, seq, losses)
         imag = imagine(nets, seq, losses.horizon)
         loss_ac, ac_metrics = actor_critic_loss(nets, imag, losses)
+        weight = schedule_value(config.guide_weight, self._lifetime_steps)
+        if GUIDE_ACTIONS in batch:
+            loss_guide, agreement = guide_loss(
+                nets, seq, batch[GUIDE_ACTIONS].long().transpose(0, 1)
+            )
+            ac_metrics[GUIDE_LOSS_KEY] = loss_guide.detach()
+            ac_metrics[GUIDE_AGREEMENT_KEY] = agreement
+            ac_metrics[GUIDE_WEIGHT_KEY] = weight
+            if weight > 0:
+                loss_ac = loss_ac + weight * loss_guide
         metrics = {
             WORLD_MODEL_LOSS_KEY: loss_wm.detach(),
             ACTOR_LOSS_KEY: ac_metrics.pop("actor"),

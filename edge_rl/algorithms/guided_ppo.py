@@ -1,0 +1,115 @@
+"""Heuristic guidance for RLlib's PPO and A2C (``--set guide_weight=...``), as Meta-Dreamer's.
+
+The env labels every observation with a heuristic's action (``MetaTrialEnv(guide_policy=...)``
+puts it in ``info["guide_action"]``); the agent still acts itself, so the labels are on the
+states its own policy visits (DAgger-style, Ross et al. 2011). ``GuideActionsToBatch`` (a
+learner connector piece) copies the labels into the train batch and ``GuidedPPOTorchLearner``
+adds ``guide_weight`` times the cross-entropy of the policy's logits toward them to PPO's loss.
+The weight is a number or a schedule of [env_steps, weight] points (``learning_rates``), so the
+guidance can be switched off part-way, leaving plain PPO / A2C from there on. It exists so that
+Meta-Dreamer's guided runs have a like-for-like baseline: A2C given the same labels.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from ray.rllib.algorithms.ppo.torch.ppo_torch_learner import PPOTorchLearner
+from ray.rllib.connectors.connector_v2 import ConnectorV2
+from ray.rllib.core.columns import Columns
+from ray.rllib.core.learner.learner import Learner
+from ray.rllib.utils.annotations import override
+from ray.rllib.utils.metrics import NUM_ENV_STEPS_SAMPLED_LIFETIME
+
+from edge_rl.algorithms.learning_rates import schedule_value
+from edge_rl.algorithms.meta_dreamer.meta_dreamer_learner import (
+    GUIDE_ACTIONS,
+    GUIDE_AGREEMENT_KEY,
+    GUIDE_LOSS_KEY,
+    GUIDE_WEIGHT_KEY,
+)
+
+#: where the weight lives in ``AlgorithmConfig.learner_config_dict``
+GUIDE_WEIGHT_SETTING = "guide_weight"
+
+
+class GuideActionsToBatch(ConnectorV2):
+    """Learner connector piece: ``info["guide_action"]`` of every decision as a batch column.
+
+    One item per timestep the other columns hold (the observations an action was taken at,
+    plus the step PPO appends for bootstrapping, which its loss mask leaves out); -1 where an
+    info has no label.
+    """
+
+    @override(ConnectorV2)
+    def __call__(
+        self,
+        *,
+        rl_module: Any,
+        batch: dict[str, Any],
+        episodes: list[Any],
+        explore: bool | None = None,
+        shared_data: dict | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        for episode in self.single_agent_episode_iterator(episodes, agents_that_stepped_only=False):
+            steps = len(episode)
+            infos = episode.get_infos(slice(0, steps))
+            labels = [int(info.get("guide_action", -1)) for info in infos]
+            self.add_n_batch_items(
+                batch, GUIDE_ACTIONS, np.asarray(labels, np.int64), steps, episode
+            )
+        return batch
+
+
+def guide_connector(*_spaces: Any) -> GuideActionsToBatch:
+    """The ``learner_connector`` builder (RLlib passes the observation and action spaces)."""
+    return GuideActionsToBatch()
+
+
+class GuidedPPOTorchLearner(PPOTorchLearner):
+    """PPO's loss plus ``guide_weight`` x cross-entropy toward the heuristic's labels."""
+
+    _lifetime_steps: float = 0.0
+
+    @override(Learner)
+    def before_gradient_based_update(self, *, timesteps: dict[str, Any]) -> None:
+        super().before_gradient_based_update(timesteps=timesteps)
+        self._lifetime_steps = float(timesteps.get(NUM_ENV_STEPS_SAMPLED_LIFETIME, 0))
+
+    @override(PPOTorchLearner)
+    def compute_loss_for_module(
+        self, *, module_id: str, config: Any, batch: dict[str, Any], fwd_out: dict[str, Any]
+    ) -> torch.Tensor:
+        loss = super().compute_loss_for_module(
+            module_id=module_id, config=config, batch=batch, fwd_out=fwd_out
+        )
+        if GUIDE_ACTIONS not in batch:
+            return loss
+        schedule = config.learner_config_dict[GUIDE_WEIGHT_SETTING]
+        weight = schedule_value(schedule, self._lifetime_steps)
+        logits = fwd_out[Columns.ACTION_DIST_INPUTS]
+        labels = batch[GUIDE_ACTIONS].long()
+        labelled = labels >= 0
+        if Columns.LOSS_MASK in batch:
+            labelled = labelled & batch[Columns.LOSS_MASK].bool()
+        targets = labels.clamp_min(0)
+        ce = F.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction="none"
+        ).view_as(targets)
+        count = labelled.sum().clamp_min(1)
+        guide = (ce * labelled).sum() / count
+        agree = ((logits.argmax(-1) == targets) & labelled).sum() / count
+        self.metrics.log_dict(
+            {
+                GUIDE_LOSS_KEY: guide.detach(),
+                GUIDE_AGREEMENT_KEY: agree.detach(),
+                GUIDE_WEIGHT_KEY: weight,
+            },
+            key=module_id,
+            window=1,
+        )
+        return loss + weight * guide if weight > 0 else loss
