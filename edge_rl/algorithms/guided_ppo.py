@@ -16,21 +16,20 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from ray.rllib.algorithms.ppo.torch.ppo_torch_learner import PPOTorchLearner
 from ray.rllib.connectors.connector_v2 import ConnectorV2
 from ray.rllib.core.columns import Columns
-from ray.rllib.core.learner.learner import Learner
 from ray.rllib.utils.annotations import override
-from ray.rllib.utils.metrics import NUM_ENV_STEPS_SAMPLED_LIFETIME
 
 from edge_rl.algorithms.learning_rates import schedule_value
+from edge_rl.algorithms.lifetime_steps import LifetimeStepsMixin
 from edge_rl.algorithms.meta_dreamer.meta_dreamer_learner import (
     GUIDE_ACTIONS,
     GUIDE_AGREEMENT_KEY,
     GUIDE_LOSS_KEY,
     GUIDE_WEIGHT_KEY,
 )
+from edge_rl.models.losses import label_cross_entropy
 
 #: where the weight lives in ``AlgorithmConfig.learner_config_dict``
 GUIDE_WEIGHT_SETTING = "guide_weight"
@@ -70,15 +69,8 @@ def guide_connector(*_spaces: Any) -> GuideActionsToBatch:
     return GuideActionsToBatch()
 
 
-class GuidedPPOTorchLearner(PPOTorchLearner):
+class GuidedPPOTorchLearner(LifetimeStepsMixin, PPOTorchLearner):
     """PPO's loss plus ``guide_weight`` x cross-entropy toward the heuristic's labels."""
-
-    _lifetime_steps: float = 0.0
-
-    @override(Learner)
-    def before_gradient_based_update(self, *, timesteps: dict[str, Any]) -> None:
-        super().before_gradient_based_update(timesteps=timesteps)
-        self._lifetime_steps = float(timesteps.get(NUM_ENV_STEPS_SAMPLED_LIFETIME, 0))
 
     @override(PPOTorchLearner)
     def compute_loss_for_module(
@@ -96,19 +88,11 @@ class GuidedPPOTorchLearner(PPOTorchLearner):
         labelled = labels >= 0
         if Columns.LOSS_MASK in batch:
             labelled = labelled & batch[Columns.LOSS_MASK].bool()
-        targets = labels.clamp_min(0)
-        ce = F.cross_entropy(
-            logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction="none"
-        ).view_as(targets)
-        count = labelled.sum().clamp_min(1)
-        guide = (ce * labelled).sum() / count
-        agree = ((logits.argmax(-1) == targets) & labelled).sum() / count
+        guide, agree = label_cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), labelled.reshape(-1)
+        )
         self.metrics.log_dict(
-            {
-                GUIDE_LOSS_KEY: guide.detach(),
-                GUIDE_AGREEMENT_KEY: agree.detach(),
-                GUIDE_WEIGHT_KEY: weight,
-            },
+            {GUIDE_LOSS_KEY: guide.detach(), GUIDE_AGREEMENT_KEY: agree, GUIDE_WEIGHT_KEY: weight},
             key=module_id,
             window=1,
         )

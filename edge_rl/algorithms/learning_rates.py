@@ -41,26 +41,10 @@ def learning_rate_error(name: str, value: Any) -> str | None:
     if is_positive_number(value):
         return None
     how = f"a positive number (e.g. 3e-5) or a schedule of [env_steps, lr] points, e.g. {name}="
-    how += SCHEDULE_EXAMPLE
-    if not isinstance(value, list | tuple):
-        return f"{name}={value!r}: must be {how}"
-    if len(value) < 2:
-        return f"{name}={value!r}: a schedule needs at least two points; use {how}"
-    previous = -1
-    for point in value:
-        if not isinstance(point, list | tuple) or len(point) != 2:
-            return f"{name}={value!r}: every point must be a pair [env_steps, lr], e.g. {how}"
-        step, lr = point
-        if not _number(step) or step < 0 or step != int(step):
-            return f"{name}={value!r}: env_steps {step!r} must be a whole number >= 0; use {how}"
-        if step <= previous:
-            return f"{name}={value!r}: env_steps must strictly increase ({previous} then {step})"
-        if not is_positive_number(lr):
-            return f"{name}={value!r}: the rate {lr!r} at step {step} must be a positive number"
-        previous = step
-    if value[0][0] != 0:
-        return f"{name}={value!r}: a schedule starts at env step 0, e.g. {name}={SCHEDULE_EXAMPLE}"
-    return None
+    return _schedule_error(
+        name, value, how + SCHEDULE_EXAMPLE, f"{name}={SCHEDULE_EXAMPLE}",
+        ("lr", "the rate", "a positive number"), is_positive_number,
+    )  # fmt: skip
 
 
 def weight_schedule_error(name: str, value: Any) -> str | None:
@@ -73,18 +57,38 @@ def weight_schedule_error(name: str, value: Any) -> str | None:
         return None
     example = f"{name}=[[0, 1.0], [20000, 1.0], [30000, 0.0]]"
     how = "a number >= 0 (0 switches it off) or a schedule of [env_steps, weight] points, e.g. "
-    how += example
-    if not isinstance(value, list | tuple) or len(value) < 2:
+    return _schedule_error(
+        name, value, how + example, example, ("weight", "the weight", "a number >= 0"),
+        lambda w: _number(w) and w >= 0,
+    )  # fmt: skip
+
+
+def _schedule_error(
+    name: str,
+    value: Any,
+    how: str,
+    example: str,
+    words: tuple[str, str, str],
+    valid: Any,
+) -> str | None:
+    """The checks a schedule of ``[env_steps, x]`` points shares (``words``: the points' second
+    entry, how a message names one, what it must be; ``valid``: its check)."""
+    key, the, must = words
+    if not isinstance(value, list | tuple):
         return f"{name}={value!r}: must be {how}"
+    if len(value) < 2:
+        return f"{name}={value!r}: a schedule needs at least two points; use {how}"
     previous = -1
     for point in value:
         if not isinstance(point, list | tuple) or len(point) != 2:
-            return f"{name}={value!r}: every point must be a pair [env_steps, weight]; use {how}"
-        step, weight = point
-        if not _number(step) or step < 0 or step != int(step) or step <= previous:
-            return f"{name}={value!r}: env_steps must be whole numbers >= 0 that strictly increase"
-        if not _number(weight) or weight < 0:
-            return f"{name}={value!r}: the weight {weight!r} at step {step} must be a number >= 0"
+            return f"{name}={value!r}: every point must be a pair [env_steps, {key}], e.g. {how}"
+        step, x = point
+        if not _number(step) or step < 0 or step != int(step):
+            return f"{name}={value!r}: env_steps {step!r} must be a whole number >= 0; use {how}"
+        if step <= previous:
+            return f"{name}={value!r}: env_steps must strictly increase ({previous} then {step})"
+        if not valid(x):
+            return f"{name}={value!r}: {the} {x!r} at step {step} must be {must}"
         previous = step
     if value[0][0] != 0:
         return f"{name}={value!r}: a schedule starts at env step 0, e.g. {example}"

@@ -152,3 +152,18 @@ def polyak_update(target: nn.Module, source: nn.Module, tau: float) -> None:
     torch._foreach_lerp_(target_params, source_params, tau)
     for t_buf, s_buf in zip(target.buffers(), source.buffers(), strict=True):
         t_buf.copy_(s_buf)
+
+
+def label_cross_entropy(
+    logits_NA: torch.Tensor, labels_N: torch.Tensor, labelled_N: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean cross-entropy of ``logits_NA`` toward ``labels_N`` over the ``labelled_N`` rows, and
+    the share of those rows whose argmax is the label (detached); both 0 with no labelled row.
+    Unlabelled rows may hold any label value (e.g. -1)."""
+    assert logits_NA.dim() == 2 and labels_N.shape == labelled_N.shape == logits_NA.shape[:1]
+    targets_N = torch.where(labelled_N, labels_N, torch.zeros_like(labels_N)).long()
+    ce_N = nn.functional.cross_entropy(logits_NA, targets_N, reduction="none")
+    count = labelled_N.sum().clamp_min(1)
+    loss = (ce_N * labelled_N).sum() / count
+    agree = ((logits_NA.argmax(-1) == targets_N) & labelled_N).sum() / count
+    return loss, agree.detach()

@@ -97,3 +97,11 @@ def test_guide_actions_are_stored_per_observation_and_continue_across_chunks():
     plain = SequenceReplayBuffer(100, SIZES, seed=3)
     plain.add_chunk("a", **_chunk(0, 4, final=True))
     assert "guide_actions" not in plain.sample(1, 4)
+
+
+def test_a_guided_buffer_restores_an_unguided_one_with_unlabelled_steps():
+    plain = SequenceReplayBuffer(100, SIZES, seed=4)
+    plain.add_chunk("a", **_chunk(0, 5, final=True))
+    guided = SequenceReplayBuffer(100, SIZES, seed=4, with_guide=True)
+    guided.set_state(plain.get_state())
+    assert guided.sample(1, 6)["guide_actions"][:, 0].tolist() == [-1] * 6

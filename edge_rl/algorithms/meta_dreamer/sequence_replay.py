@@ -194,6 +194,12 @@ class SequenceReplayBuffer:
         return {"trials": trials, "size": self._size, "rng": self._rng.bit_generator.state}
 
     def set_state(self, state: dict[str, Any]) -> None:
+        """Restore; trials stored without guide actions (an unguided run's buffer, or one saved
+        before guidance existed) get -1 labels, which the guide loss leaves out."""
         self._trials = OrderedDict(state["trials"])
+        for trial in self._trials.values():
+            trial.consolidate()
+            if not getattr(trial, "guide", None):
+                trial.guide = [np.full(trial.length, -1, np.int64)] if self.with_guide else []
         self._size = int(state["size"])
         self._rng.bit_generator.state = state["rng"]

@@ -24,6 +24,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from edge_rl.models.losses import label_cross_entropy
 from edge_rl.models.world_model.functions import (
     ema_update,
     kl_balanced_losses,
@@ -229,12 +230,7 @@ def guide_loss(
     with torch.no_grad():
         obs_hint = wm.decode_obs(feat_NF) if ag.needs_obs else None
     logits_TBA = ag.logits(feat_NF, seq["m"].flatten(0, 1), obs_hint).view(T, B, -1)
-    labelled = guide_actions_TB >= 0
-    targets = guide_actions_TB.clamp_min(0).long()
-    ce_TB = F.cross_entropy(logits_TBA.flatten(0, 1), targets.flatten(), reduction="none").view_as(
-        targets
+    loss, agree = label_cross_entropy(
+        logits_TBA.flatten(0, 1), guide_actions_TB.flatten(), (guide_actions_TB >= 0).flatten()
     )
-    count = labelled.sum().clamp_min(1)
-    loss = (ce_TB * labelled).sum() / count
-    agree = ((logits_TBA.argmax(-1) == targets) & labelled).sum() / count
-    return loss, agree.detach()
+    return loss, agree

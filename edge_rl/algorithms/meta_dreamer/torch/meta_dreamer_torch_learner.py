@@ -19,10 +19,10 @@ from ray.rllib.core.columns import Columns
 from ray.rllib.core.learner.learner import Learner
 from ray.rllib.core.learner.torch.torch_learner import TorchLearner
 from ray.rllib.utils.annotations import override
-from ray.rllib.utils.metrics import NUM_ENV_STEPS_SAMPLED_LIFETIME
 from ray.rllib.utils.typing import ModuleID, ParamDict
 
 from edge_rl.algorithms.learning_rates import schedule_value
+from edge_rl.algorithms.lifetime_steps import LifetimeStepsMixin
 from edge_rl.algorithms.meta_dreamer.meta_dreamer import STATE_COLUMN, STATE_KEYS
 from edge_rl.algorithms.meta_dreamer.meta_dreamer_learner import (
     ACTOR_LOSS_KEY,
@@ -64,16 +64,8 @@ def loss_config_of(config: AlgorithmConfig) -> DreamerLossConfig:
     )
 
 
-class MetaDreamerTorchLearner(TorchLearner):
-    """Learner of Meta-Dreamer."""
-
-    #: env steps sampled over the run's lifetime at the current update (guide_weight's clock)
-    _lifetime_steps: float = 0.0
-
-    @override(Learner)
-    def before_gradient_based_update(self, *, timesteps: dict[str, Any]) -> None:
-        super().before_gradient_based_update(timesteps=timesteps)
-        self._lifetime_steps = float(timesteps.get(NUM_ENV_STEPS_SAMPLED_LIFETIME, 0))
+class MetaDreamerTorchLearner(LifetimeStepsMixin, TorchLearner):
+    """Learner of Meta-Dreamer (the mixin keeps guide_weight's clock)."""
 
     @override(TorchLearner)
     def configure_optimizers_for_module(
