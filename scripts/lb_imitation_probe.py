@@ -2,6 +2,7 @@
 """Can the learned load balancers' policy network represent a rule better than least-observed-load?
 
     python scripts/lb_imitation_probe.py [--teacher size-interval] [--train-seeds 1000 .. 1199]
+                                         [--train-preset park|family|PRESET]
                                          [--epochs 30] [--seeds 20 .. 79] [--json PATH]
 
 Every learned policy on Park's workload (A2C and meta-dreamer alike) ends at least-observed-load's
@@ -59,10 +60,19 @@ from edge_rl.models.server_scoring import ServerScoringConfig, ServerScoringNet,
 SCHEDULE = "park:1"
 
 
-def collect(teacher_spec: str, seeds: list[int]) -> dict[str, np.ndarray]:
-    """Play one park trial per seed with the teacher; its observations, actions and whether
+def training_env(preset: str) -> MetaTrialEnv:
+    """One-episode trials of ``preset``: "park" (the test workload, as ``--schedule park:1``),
+    "family" (a task drawn from the task family's train split per trial, as the agents
+    train) or another load-balancing preset."""
+    if preset == "park":
+        return MetaTrialEnv(schedule=SCHEDULE)
+    return MetaTrialEnv(episodes_per_trial=1, preset=preset)
+
+
+def collect(teacher_spec: str, seeds: list[int], preset: str = "park") -> dict[str, np.ndarray]:
+    """Play one ``preset`` trial per seed with the teacher; its observations, actions and whether
     each decision was a big job (above a size-interval teacher's cutoff; all False otherwise)."""
-    env = MetaTrialEnv(schedule=SCHEDULE)
+    env = training_env(preset)
     obs_list, actions, big, seed_of = [], [], [], []
     for seed in seeds:
         teacher = make_policy("load-balance", teacher_spec, seed=seed)
@@ -158,6 +168,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--teacher", default="size-interval", help="heuristic to imitate (NAME[:K=V])")
     p.add_argument("--train-seeds", type=int, nargs="+", default=list(range(1000, 1200)))
+    p.add_argument("--train-preset", default="park",
+                   help="workload of the training trials: park (default), family (the task "
+                        "family the agents train on) or a load-balancing preset")  # fmt: skip
     p.add_argument("--holdout-seeds", type=int, default=20,
                    help="the last N train seeds: held out for the agreement figures")  # fmt: skip
     p.add_argument("--epochs", type=int, default=30)
@@ -184,6 +197,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             f"--train-seeds minus 1 ({len(args.train_seeds) - 1})"
         )
     try:
+        training_env(args.train_preset).close()
+    except ValueError as err:
+        p.error(f"--train-preset {args.train_preset!r}: {err}")
+    try:
         check_seeds(args.train_seeds + args.seeds)
         for spec in [args.teacher, *args.baselines]:
             parse_policy_spec("load-balance", spec)
@@ -199,11 +216,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     torch.set_num_threads(1)
     started = time.perf_counter()
-    data = collect(args.teacher, args.train_seeds)
+    data = collect(args.teacher, args.train_seeds, args.train_preset)
     held_out = np.isin(data["seed"], args.train_seeds[-args.holdout_seeds :])
     print(
         f"collected {len(data['actions'])} decisions of {args.teacher} on "
-        f"{len(args.train_seeds)} trials ({data['big'].mean():.1%} big jobs) "
+        f"{len(args.train_seeds)} {args.train_preset} trials ({data['big'].mean():.1%} big jobs) "
         f"in {time.perf_counter() - started:.0f} s"
     )
     num_servers = num_servers_of(data["obs"].shape[1])
@@ -220,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     figures = {
         "teacher": args.teacher,
+        "train_preset": args.train_preset,
         "train_seeds": [args.train_seeds[0], args.train_seeds[-1]],
         "held_out_seeds": args.holdout_seeds,
         "decisions": int(len(data["actions"])),

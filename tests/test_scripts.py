@@ -488,6 +488,7 @@ def test_lb_imitation_probe_copies_least_observed_load(tmp_path: Path) -> None:
         (["--seeds", "1000"], "train and test seeds overlap"),
         (["--holdout-seeds", "0"], "--holdout-seeds 0: must be between 1 and"),
         (["--big-job-weight", "0"], "--big-job-weight 0.0: must be > 0"),
+        (["--train-preset", "mars"], "--train-preset 'mars': unknown preset 'mars'"),
     ],
 )
 def test_lb_imitation_probe_rejects_bad_input(argv: list[str], message: str) -> None:
