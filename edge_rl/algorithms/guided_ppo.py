@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import torch
 from ray.rllib.algorithms.ppo.torch.ppo_torch_learner import PPOTorchLearner
 from ray.rllib.connectors.connector_v2 import ConnectorV2
@@ -29,10 +28,8 @@ from edge_rl.algorithms.meta_dreamer.meta_dreamer_learner import (
     GUIDE_LOSS_KEY,
     GUIDE_WEIGHT_KEY,
 )
+from edge_rl.envs.load_balance.trial import guide_labels
 from edge_rl.models.losses import label_cross_entropy
-
-#: where the weight lives in ``AlgorithmConfig.learner_config_dict``
-GUIDE_WEIGHT_SETTING = "guide_weight"
 
 
 class GuideActionsToBatch(ConnectorV2):
@@ -56,11 +53,8 @@ class GuideActionsToBatch(ConnectorV2):
     ) -> Any:
         for episode in self.single_agent_episode_iterator(episodes, agents_that_stepped_only=False):
             steps = len(episode)
-            infos = episode.get_infos(slice(0, steps))
-            labels = [int(info.get("guide_action", -1)) for info in infos]
-            self.add_n_batch_items(
-                batch, GUIDE_ACTIONS, np.asarray(labels, np.int64), steps, episode
-            )
+            labels = guide_labels(episode.get_infos(slice(0, steps)))
+            self.add_n_batch_items(batch, GUIDE_ACTIONS, labels, steps, episode)
         return batch
 
 
@@ -81,7 +75,7 @@ class GuidedPPOTorchLearner(LifetimeStepsMixin, PPOTorchLearner):
         )
         if GUIDE_ACTIONS not in batch:
             return loss
-        schedule = config.learner_config_dict[GUIDE_WEIGHT_SETTING]
+        schedule = config.learner_config_dict[GUIDE_WEIGHT_KEY]  # set by training.algos
         weight = schedule_value(schedule, self._lifetime_steps)
         logits = fwd_out[Columns.ACTION_DIST_INPUTS]
         labels = batch[GUIDE_ACTIONS].long()

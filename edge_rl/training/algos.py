@@ -20,6 +20,7 @@ from typing import Any
 import torch
 from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
 
+from edge_rl.algorithms.meta_dreamer.meta_dreamer_learner import GUIDE_WEIGHT_KEY
 from edge_rl.algorithms.registry import RLLIB_ENV_NAMES
 from edge_rl.algorithms.server_scoring_module import POLICY_NET_KEY, POLICY_NETS
 from edge_rl.training.callbacks import EpisodeSummaryCallback
@@ -314,8 +315,9 @@ def _apply_policy_net(config: AlgorithmConfig, spec: RunSpec, policy_net: Any) -
     )
 
 
-#: the pseudo-setting that guides RLlib's PPO/A2C toward a heuristic (``guided_ppo``)
-GUIDE_KEY = "guide_weight"
+#: the pseudo-setting that guides RLlib's PPO/A2C toward a heuristic (``guided_ppo``); it
+#: goes to ``learner_config_dict`` under the same name
+GUIDE_KEY = GUIDE_WEIGHT_KEY
 GUIDED_PPO_ALGOS = ("a2c", "ppo")
 
 
@@ -336,16 +338,12 @@ def _apply_guidance(config: AlgorithmConfig, spec: RunSpec, weight: Any) -> None
             "load-balance-trials with --set env.guide_policy=size-interval (any load-balancing "
             "heuristic's name), or set guide_weight=0"
         )
-    from edge_rl.algorithms.guided_ppo import (
-        GUIDE_WEIGHT_SETTING,
-        GuidedPPOTorchLearner,
-        guide_connector,
-    )
+    from edge_rl.algorithms.guided_ppo import GuidedPPOTorchLearner, guide_connector
 
     config.training(
         learner_class=GuidedPPOTorchLearner,
         learner_connector=guide_connector,
-        learner_config_dict={**config.learner_config_dict, GUIDE_WEIGHT_SETTING: weight},
+        learner_config_dict={**config.learner_config_dict, GUIDE_KEY: weight},
     )
 
 

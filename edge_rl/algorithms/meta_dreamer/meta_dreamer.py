@@ -58,6 +58,7 @@ from edge_rl.algorithms.replay_algorithm import (
     ReplayAlgorithm,
     async_sampling_error,
 )
+from edge_rl.envs.load_balance.trial import guide_labels
 from edge_rl.models.world_model import WORLD_MODEL_PRESETS, WorldModelConfig
 
 META_DREAMER_STATE = "meta_dreamer"
@@ -310,11 +311,7 @@ class MetaDreamer(ReplayAlgorithm):
         for episode in self.sample_episodes():
             new_steps += len(episode)
             states = episode.get_extra_model_outputs(key=Columns.STATE_OUT)
-            guide = None
-            if self.replay.with_guide:
-                guide = np.asarray(
-                    [info.get("guide_action", -1) for info in episode.get_infos()], np.int64
-                )
+            guide = guide_labels(episode.get_infos()) if self.replay.with_guide else None
             self.replay.add_chunk(
                 episode.id_,
                 np.asarray(episode.get_observations()),
@@ -349,17 +346,16 @@ class MetaDreamer(ReplayAlgorithm):
         for _ in range(num_updates):
             data = self.replay.sample(per_update, cfg.batch_length_T)
             # Batch-major rows (one window each); the learner makes them time-major.
+            sequences = {
+                Columns.OBS: "obs",
+                PREV_ACTIONS: "prev_actions",
+                PREV_REWARDS: "rewards",
+                CONTINUES: "continues",
+                GUIDE_ACTIONS: "guide_actions",  # a with_guide buffer's only
+            }
             columns = SampleBatch(
                 {
-                    Columns.OBS: np.swapaxes(data["obs"], 0, 1),
-                    PREV_ACTIONS: np.swapaxes(data["prev_actions"], 0, 1),
-                    PREV_REWARDS: np.swapaxes(data["rewards"], 0, 1),
-                    CONTINUES: np.swapaxes(data["continues"], 0, 1),
-                    **(
-                        {GUIDE_ACTIONS: np.swapaxes(data["guide_actions"], 0, 1)}
-                        if "guide_actions" in data
-                        else {}
-                    ),
+                    **{c: np.swapaxes(data[k], 0, 1) for c, k in sequences.items() if k in data},
                     **{STATE_COLUMN.format(k): data[k] for k in STATE_KEYS},
                 }
             )

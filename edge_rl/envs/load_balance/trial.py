@@ -47,6 +47,15 @@ def symlog(x: np.ndarray | float) -> np.ndarray:
     return np.sign(x) * np.log1p(np.abs(x))
 
 
+#: the ``info`` key of the guide heuristic's decision (``guide_policy``)
+GUIDE_INFO_KEY = "guide_action"
+
+
+def guide_labels(infos: Sequence[dict[str, Any]]) -> np.ndarray:
+    """The guide heuristic's decision in each of ``infos`` (-1 where an info has none)."""
+    return np.asarray([int(info.get(GUIDE_INFO_KEY, -1)) for info in infos], np.int64)
+
+
 class MetaTrialEnv(gym.Env[np.ndarray, np.int64]):
     """A trial = ``episodes_per_trial`` load-balancing episodes of one task.
 
@@ -180,6 +189,11 @@ class MetaTrialEnv(gym.Env[np.ndarray, np.int64]):
             except ValueError as err:
                 raise ValueError(f"guide_policy: {err}") from None
 
+    def _label(self, obs: np.ndarray, info: dict[str, Any], last: bool) -> None:
+        """Put the guide heuristic's decision for ``obs`` in ``info`` (-1 on a trial's last
+        observation, where no decision is taken)."""
+        info[GUIDE_INFO_KEY] = -1 if last else int(self._guide.act(obs, self))
+
     def _draw_task(self) -> LoadBalanceConfig:
         if self._tasks:
             return self._tasks[int(self.np_random.integers(len(self._tasks)))]
@@ -204,7 +218,7 @@ class MetaTrialEnv(gym.Env[np.ndarray, np.int64]):
         info = {**info, "trial_episode": 0}
         if self._guide is not None:
             self._guide.reset(self)
-            info["guide_action"] = int(self._guide.act(out, self))
+            self._label(out, info, last=False)
         return out, info
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
@@ -237,8 +251,7 @@ class MetaTrialEnv(gym.Env[np.ndarray, np.int64]):
         if self._guide is not None:
             if started_new:
                 self._guide.reset(self)
-            # The last observation of a trial has no decision to label: -1 (masked out).
-            info["guide_action"] = -1 if terminated else int(self._guide.act(out, self))
+            self._label(out, info, last=terminated)
         return out, reward, terminated, False, info
 
     def trial_summary(self) -> dict[str, Any]:

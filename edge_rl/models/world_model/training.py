@@ -229,8 +229,6 @@ def guide_loss(
     feat_NF = feat_TBF.flatten(0, 1)  # the heads read flat batches
     with torch.no_grad():
         obs_hint = wm.decode_obs(feat_NF) if ag.needs_obs else None
-    logits_TBA = ag.logits(feat_NF, seq["m"].flatten(0, 1), obs_hint).view(T, B, -1)
-    loss, agree = label_cross_entropy(
-        logits_TBA.flatten(0, 1), guide_actions_TB.flatten(), (guide_actions_TB >= 0).flatten()
-    )
-    return loss, agree
+    logits_NA = ag.logits(feat_NF, seq["m"].flatten(0, 1), obs_hint)
+    labels_N = guide_actions_TB.flatten()
+    return label_cross_entropy(logits_NA, labels_N, labels_N >= 0)

@@ -112,8 +112,8 @@ class MetaDreamerTorchLearner(LifetimeStepsMixin, TorchLearner):
         loss_wm, wm_metrics = world_model_loss(nets, seq_batch, seq, losses)
         imag = imagine(nets, seq, losses.horizon)
         loss_ac, ac_metrics = actor_critic_loss(nets, imag, losses)
-        weight = schedule_value(config.guide_weight, self._lifetime_steps)
         if GUIDE_ACTIONS in batch:
+            weight = schedule_value(config.guide_weight, self._lifetime_steps)
             loss_guide, agreement = guide_loss(
                 nets, seq, batch[GUIDE_ACTIONS].long().transpose(0, 1)
             )
