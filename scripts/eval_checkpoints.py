@@ -17,6 +17,10 @@ validation seeds (say 100-119), then report it on the test seeds with ``edge-rl 
 the test seeds never choose the checkpoint. ``--from-iteration N`` skips the checkpoints before
 iteration N (a resumed run's new checkpoints only), ``--every K`` evaluates every K-th periodic
 checkpoint and final/ only; ``best`` is then among those evaluated.
+``--max-env-steps N`` keeps only the checkpoints saved at N env steps or fewer, so ``best`` is
+the pick a run would have made at that sample budget (equal-sample comparisons of agents with
+very different throughput); with ``--from-json`` it cuts curves evaluated earlier the same way.
+``--log-x`` draws the x axis on a log scale (curves over 10k to 10M env steps).
 ``--act-by MODE`` picks the greedy action as ``edge-rl evaluate --act-by`` does (``critic``: the
 twin critics' argmax, so one run gives the curve of its critic beside that of its actor).
 
@@ -72,6 +76,29 @@ def thin_checkpoints(found: list[tuple[int, Path]], every: int) -> list[tuple[in
     return [(it, path) for it, path in found if path.name == "final" or path in kept]
 
 
+def best_checkpoint(points: list[dict[str, Any]], metric: str) -> str:
+    """Name of the point with the best mean ``metric`` (lowest JCT, highest return)."""
+    pick = min if metric == "mean_jct" else max
+    return pick(points, key=lambda p: p[metric]["mean"])["checkpoint"]
+
+
+def _steps_of(row: dict[str, str]) -> float:
+    return float(row.get("env/steps") or "nan")
+
+
+def cut_at_budget(curve: dict[str, Any], max_env_steps: float, metric: str) -> dict[str, Any]:
+    """``curve`` with only its points at ``max_env_steps`` env steps or fewer, and its best
+    checkpoint picked among them."""
+    points = [p for p in curve["points"] if p["env_steps"] <= max_env_steps]
+    if not points:
+        raise ValueError(
+            f"{curve['run']}: no checkpoint at {max_env_steps:,.0f} env steps or fewer (its "
+            f"first is at {curve['points'][0]['env_steps']:,.0f}); raise --max-env-steps"
+        )
+    return {**curve, "points": points, "best": best_checkpoint(points, metric),
+            "max_env_steps": max_env_steps}  # fmt: skip
+
+
 def evaluate_run(
     run: Path,
     seeds: list[int],
@@ -81,16 +108,26 @@ def evaluate_run(
     from_iteration: int = 0,
     act_by: str = "argmax",
     every: int = 1,
+    max_env_steps: float = float("inf"),
 ) -> dict[str, Any]:
     spec = json.loads((run / "run.json").read_text())["spec"]
     overrides = {**(spec.get("env_overrides") or {}), **(env_set or {})}
     rows = _iteration_rows(run)
     points = []
     todo = thin_checkpoints(
-        [(it, path) for it, path in checkpoints_of(run) if it >= from_iteration], every
+        [
+            (it, path)
+            for it, path in checkpoints_of(run)
+            if it >= from_iteration and not _steps_of(rows.get(it, {})) > max_env_steps
+        ],
+        every,
     )
     if not todo:
-        raise ValueError(f"{run} has no checkpoint at or after iteration {from_iteration}")
+        budget = f" and at {max_env_steps:,.0f} env steps or fewer"
+        raise ValueError(
+            f"{run} has no checkpoint at or after iteration {from_iteration}"
+            + (budget if max_env_steps < float("inf") else "")
+        )
     for iteration, path in todo:
         row = rows.get(iteration, {})
         records = evaluate(
@@ -106,7 +143,7 @@ def evaluate_run(
         point = {
             "checkpoint": path.name,
             "iteration": iteration,
-            "env_steps": float(row.get("env/steps") or "nan"),
+            "env_steps": _steps_of(row),
             "minutes": float(row.get("perf/elapsed_s") or "nan") / 60.0,
             metric: mean_ci(values).to_dict(),
         }
@@ -119,17 +156,18 @@ def evaluate_run(
             f"± {point[metric]['ci95']:.1f}"
             + (f"  crashes {point['crash_events']:.1f}" if "crash_events" in point else "")
         )
-    lower_is_better = metric == "mean_jct"
-    best = (min if lower_is_better else max)(points, key=lambda p: p[metric]["mean"])
-    return {
+    curve = {
         "run": str(run),
         "algo": spec["algo"],
         "preset": preset or spec["preset"],
         "env_overrides": overrides,
         "act_by": act_by,
-        "best": best["checkpoint"],
+        "best": best_checkpoint(points, metric),
         "points": points,
     }
+    if max_env_steps < float("inf"):
+        curve["max_env_steps"] = max_env_steps
+    return curve
 
 
 def _env_setting(text: str) -> tuple[str, Any]:
@@ -198,6 +236,7 @@ def plot(
     path: Path,
     title: str,
     references: list[tuple[str, float]] = (),
+    log_x: bool = False,
 ) -> None:
     import matplotlib
 
@@ -229,6 +268,8 @@ def plot(
         ax.axhline(value, color="black", linestyle="--", linewidth=1, label=f"{name} ({value:g})")
     ax.set_xlabel("env steps" if x == "env_steps" else "minutes of training")
     ax.set_ylabel(f"greedy {metric} (mean, 95% CI over seeds)")
+    if log_x:
+        ax.set_xscale("log")
     if metric == "mean_jct":
         ax.set_yscale("log")  # collapsed policies sit orders of magnitude above good ones
     ax.set_title(title)
@@ -257,6 +298,7 @@ def evaluate_runs(args: argparse.Namespace) -> tuple[list[dict[str, Any]], str]:
                 args.from_iteration,
                 args.act_by,
                 args.every,
+                args.max_env_steps,
             )
         )
         print(f"{run.name}: best checkpoint {curves[-1]['best']}")
@@ -297,7 +339,14 @@ def main(argv: list[str] | None = None) -> int:
         "--act-by", type=_act_by, default="argmax", metavar="MODE",
         help="greedy action of each checkpoint: argmax (default), mean-probs:K or critic",
     )  # fmt: skip
+    parser.add_argument(
+        "--max-env-steps", type=float, default=float("inf"), metavar="N",
+        help="only checkpoints saved at N env steps or fewer (best at a sample budget)",
+    )  # fmt: skip
+    parser.add_argument("--log-x", action="store_true", help="log-scaled x axis in the plot")
     args = parser.parse_args(argv)
+    if not args.max_env_steps > 0:
+        parser.error(f"--max-env-steps {args.max_env_steps:g}: must be a positive step count")
     if args.from_json is not None and args.runs:
         parser.error("give run directories or --from-json, not both")
     if args.from_json is None and not args.runs:
@@ -309,6 +358,10 @@ def main(argv: list[str] | None = None) -> int:
             seeds, curves = join_curve_files(args.from_json)
             in_file = "return" if "return" in curves[0]["points"][0] else "mean_jct"
             metric = args.metric or in_file
+            if args.max_env_steps < float("inf"):
+                curves = [cut_at_budget(c, args.max_env_steps, metric) for c in curves]
+                for curve in curves:
+                    print(f"{Path(curve['run']).name}: best checkpoint {curve['best']}")
         else:
             seeds = args.seeds
             curves, metric = evaluate_runs(args)
@@ -318,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         write_curves(args.json, seeds, curves)
     if args.png:
-        plot(curves, metric, args.x, args.png, args.title, args.reference)
+        plot(curves, metric, args.x, args.png, args.title, args.reference, args.log_x)
         print(f"plot: {args.png}")
     return 0
 

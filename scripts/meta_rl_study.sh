@@ -8,6 +8,10 @@
 #
 # Environment knobs (defaults are the CPU-sized ones used for the figures in the README):
 #   MINUTES=35        wall-clock budget per training run (--max-minutes)
+#   STEPS=            an env-step budget instead (--timesteps STEPS, no clock): every agent gets
+#                     the same number of samples, e.g. STEPS=54000 (meta-dreamer's 35 minutes on
+#                     2 cores) with CHECKPOINT_EVERY=2 for a2c; the forgetting study keeps MINUTES
+#   CHECKPOINT_EVERY=20  iterations between checkpoints (the validation pick's candidates)
 #   FORGET_MINUTES=12 budget of each phase of the forgetting study (task A, then task B)
 #   SEEDS=20          evaluation seeds (0 .. SEEDS-1)
 #   RUNS=runs/meta    run directories;  OUT=results/meta  reports and plots
@@ -54,6 +58,16 @@ case $STAGE in
        exit 2 ;;
 esac
 MINUTES=${MINUTES:-35}
+STEPS=${STEPS:-}
+if [[ -n $STEPS ]] && ! [[ $STEPS =~ ^[1-9][0-9]*$ ]]; then
+    echo "error: STEPS=$STEPS: give a whole number of env steps per run (or leave it unset)" >&2
+    exit 2
+fi
+CHECKPOINT_EVERY=${CHECKPOINT_EVERY:-20}
+if ! [[ $CHECKPOINT_EVERY =~ ^[1-9][0-9]*$ ]]; then
+    echo "error: CHECKPOINT_EVERY=$CHECKPOINT_EVERY: give a whole number of iterations, 1 or more" >&2
+    exit 2
+fi
 FORGET_MINUTES=${FORGET_MINUTES:-12}
 SEEDS=${SEEDS:-20}
 RUNS=${RUNS:-runs/meta}
@@ -94,14 +108,15 @@ head_flags() {  # the --set flags of ALGO: HEAD's policy network, meta-dreamer's
 
 train() {  # train ALGO DIR [extra flags...]: trials drawn from the task family's train split
     # (seed 0 unless the extra flags name another: argparse keeps the last --seed)
-    local algo=$1 dir=$2
+    local algo=$1 dir=$2 budget=(--max-minutes "$MINUTES" --timesteps 100000000)
     shift 2
+    [[ -n $STEPS ]] && budget=(--timesteps "$STEPS")
     [ -f "$dir/run.json" ] && { echo "exists: $dir (remove it to retrain)"; return 0; }
     # shellcheck disable=SC2046
-    "$EDGE_RL" train --algo "$algo" --env load-balance-trials --max-minutes "$MINUTES" \
-        --timesteps 100000000 --envs-per-runner 4 --set env.episodes_per_trial=2 --seed 0 \
-        --checkpoint-every 20 --keep-checkpoints 0 $(head_flags "$algo") "${GPU_FLAGS[@]}" \
-        --output "$dir" "$@"
+    "$EDGE_RL" train --algo "$algo" --env load-balance-trials "${budget[@]}" \
+        --envs-per-runner 4 --set env.episodes_per_trial=2 --seed 0 \
+        --checkpoint-every "$CHECKPOINT_EVERY" --keep-checkpoints 0 $(head_flags "$algo") \
+        "${GPU_FLAGS[@]}" --output "$dir" "$@"
 }
 
 run_dir() {  # run_dir ALGO SEED: where that training run lives
@@ -211,12 +226,12 @@ if [[ $STAGE == forgetting || $STAGE == all ]]; then
     # Forgetting: train on A, then on B starting from A's weights; evaluate both on A (and B).
     # With PICK=validation, A's checkpoint is the best on A's validation seeds (B starts from
     # it) and AB's the best on B's: the model one would deploy after each phase.
-    MINUTES=$FORGET_MINUTES train "$FORGET_ALGO" "$RUNS/forget-A" --preset pareto-55
+    STEPS='' MINUTES=$FORGET_MINUTES train "$FORGET_ALGO" "$RUNS/forget-A" --preset pareto-55
     A_CKPT=$(pick "$RUNS/forget-A" pareto-55 forget_val_A)
     REPLAY_FLAG=()
     [[ $FORGET_REPLAY == 1 ]] && REPLAY_FLAG=(--init-replay)
     # shellcheck disable=SC2086
-    MINUTES=$FORGET_MINUTES train "$FORGET_ALGO" "$RUNS/forget-AB" --preset uniform-100 \
+    STEPS='' MINUTES=$FORGET_MINUTES train "$FORGET_ALGO" "$RUNS/forget-AB" --preset uniform-100 \
         --init-from "$A_CKPT" "${REPLAY_FLAG[@]}" $FORGET_B_FLAGS
     AB_CKPT=$(pick "$RUNS/forget-AB" uniform-100 forget_val_AB)
     "$EDGE_RL" evaluate --schedule pareto-55:2 --seeds $SEED_LIST \

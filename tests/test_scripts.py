@@ -309,6 +309,41 @@ def test_meta_rl_study_trains_jobs_runs_at_once_seed_by_seed(tmp_path: Path) -> 
     assert proc.returncode == 2 and "JOBS=0: give a whole number" in proc.stderr
 
 
+def test_meta_rl_study_steps_gives_every_agent_the_same_samples(tmp_path: Path) -> None:
+    """STEPS=N trains each run to N env steps with no clock; unset, MINUTES is the budget."""
+    trainer, log = tmp_path / "edge-rl", tmp_path / "args.log"
+    trainer.write_text('#!/usr/bin/env bash\necho "$@" >> "$STAND_IN_LOG"\n'
+                       'out=""; prev=""\n'
+                       'for a in "$@"; do [[ $prev == --output ]] && out=$a; prev=$a; done\n'
+                       'mkdir -p "$out" && echo {} > "$out/run.json"\n')  # fmt: skip
+    trainer.chmod(0o755)
+    script = str(ROOT / "scripts" / "meta_rl_study.sh")
+
+    def train(runs: str, **knobs: str) -> subprocess.CompletedProcess:
+        env = {**os.environ, "EDGE_RL": str(trainer), "STAND_IN_LOG": str(log),
+               "RUNS": str(tmp_path / runs), "OUT": str(tmp_path / "out"),
+               "ALGOS": "meta-dreamer a2c", **knobs}  # fmt: skip
+        return subprocess.run(["bash", script, "train"], env=env, capture_output=True,
+                              text=True, timeout=60, check=False)  # fmt: skip
+
+    assert train("equal", STEPS="54000", CHECKPOINT_EVERY="2").returncode == 0
+    calls = log.read_text().splitlines()
+    assert len(calls) == 2
+    for call in calls:
+        assert "--timesteps 54000 " in call and "--max-minutes" not in call
+        assert "--checkpoint-every 2 " in call
+    log.unlink()
+    assert train("clock", MINUTES="7").returncode == 0
+    for call in log.read_text().splitlines():
+        assert "--max-minutes 7 --timesteps 100000000 " in call
+        assert "--checkpoint-every 20 " in call
+    bad = (({"STEPS": "54k"}, "STEPS=54k: give a whole number"),
+           ({"CHECKPOINT_EVERY": "0"}, "CHECKPOINT_EVERY=0: give a whole"))  # fmt: skip
+    for knobs, message in bad:
+        proc = train("bad", **knobs)
+        assert proc.returncode == 2 and message in proc.stderr
+
+
 def _eval_checkpoints_module():
     import importlib.util
 
@@ -374,6 +409,32 @@ def test_eval_checkpoints_joins_curve_files_and_plots_them(tmp_path: Path) -> No
     assert module.main(["--from-json", str(first), str(other)]) == 2
     with pytest.raises(SystemExit):
         module.main(["--from-json", str(first), "--reference", "prophet"])
+
+
+def test_eval_checkpoints_picks_the_best_within_a_sample_budget(tmp_path: Path) -> None:
+    module = _eval_checkpoints_module()
+    curve = _curve("a2c", "runs/a2c-s0", "argmax", [100.0, 300.0, 200.0, 900.0])
+    cut = module.cut_at_budget(curve, 3 * 256, "return")  # the first three points
+    assert [p["iteration"] for p in cut["points"]] == [1, 2, 3]
+    assert cut["best"] == "iter_000002" and cut["max_env_steps"] == 768
+    assert module.cut_at_budget(curve, 1e9, "return")["best"] == "iter_000004"
+    jct = {**curve, "points": [{**p, "mean_jct": p["return"]} for p in curve["points"]]}
+    assert module.cut_at_budget(jct, 3 * 256, "mean_jct")["best"] == "iter_000001"
+    with pytest.raises(ValueError, match="no checkpoint at 100 env steps or fewer"):
+        module.cut_at_budget(curve, 100, "return")
+
+    stored, cut_json = tmp_path / "a.json", tmp_path / "cut.json"
+    stored.write_text(json.dumps({"seeds": [0], "curves": [curve]}))
+    png = tmp_path / "cut.png"
+    argv = ["--from-json", str(stored), "--max-env-steps", "600", "--json", str(cut_json),
+            "--png", str(png), "--x", "env_steps", "--log-x"]  # fmt: skip
+    assert module.main(argv) == 0 and png.stat().st_size > 0
+    written = json.loads(cut_json.read_text())["curves"][0]
+    assert written["best"] == "iter_000002" and len(written["points"]) == 2
+    assert module.main(["--from-json", str(stored), "--max-env-steps", "10"]) == 2
+    with pytest.raises(SystemExit) as exit_info:
+        module.main(["--from-json", str(stored), "--max-env-steps", "0"])
+    assert exit_info.value.code == 2
 
 
 def test_eval_checkpoints_every_kth_checkpoint_keeps_final(tmp_path: Path) -> None:
