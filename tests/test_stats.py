@@ -73,6 +73,25 @@ def test_run_level_difference_permutation_counts_ties_and_overlap() -> None:
     assert flat["ci95"] == 0.0 and flat["mean"] == 1.0
 
 
+def test_run_level_difference_rank_statistics_resist_a_collapsed_run() -> None:
+    # a's runs are lower than all of b's except one collapsed run at 1e6: the mean difference
+    # (and its permutation test) says a is far worse; the ranks see 20 of 25 pairs lower
+    got = run_level_difference([1, 2, 3, 4, 1e6], [6, 7, 8, 9, 10])
+    assert got["mean"] > 1e5 and got["p_permutation"] == 1.0
+    assert (got["median_a"], got["median_b"]) == (3.0, 8.0)
+    assert got["share_a_lower"] == pytest.approx(20 / 25)
+    # a's rank sum 1+2+3+4+10 = 20, 7.5 below its null centre 27.5; 38 of the C(10, 5) = 252
+    # splits are at least that far from it
+    assert got["p_rank"] == pytest.approx(38 / 252)
+    separated = run_level_difference([1, 2, 3], [4, 5, 6, 7])
+    assert separated["share_a_lower"] == 1.0 and separated["p_rank"] == pytest.approx(2 / 35)
+    # ties count half and share mid-ranks
+    tied = run_level_difference([1.0, 2.0], [2.0, 3.0])
+    assert tied["share_a_lower"] == pytest.approx(3.5 / 4)
+    same = run_level_difference([5.0, 6.0], [5.0, 6.0])
+    assert same["share_a_lower"] == 0.5 and same["p_rank"] == 1.0
+
+
 def test_run_level_difference_needs_two_runs_each() -> None:
     with pytest.raises(ValueError, match="needs >= 2 runs per agent, got 1 and 3"):
         run_level_difference([1.0], [1.0, 2.0, 3.0])

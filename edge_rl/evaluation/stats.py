@@ -72,6 +72,17 @@ def mean_ci(values: list[float] | np.ndarray, confidence: float = 0.95) -> MeanC
     return MeanCI(mean, half, mean - half, mean + half, std, int(x.size))
 
 
+def _mid_ranks(values: np.ndarray) -> np.ndarray:
+    """Ranks from 1 of ``values``, tied values sharing the mean of their ranks."""
+    order = np.argsort(values, kind="stable")
+    ranks = np.empty(values.size)
+    ranks[order] = np.arange(1, values.size + 1)
+    for value in np.unique(values):
+        tied = values == value
+        ranks[tied] = ranks[tied].mean()
+    return ranks
+
+
 def run_level_difference(
     a: list[float] | np.ndarray, b: list[float] | np.ndarray, confidence: float = 0.95
 ) -> dict[str, float | int]:
@@ -84,6 +95,12 @@ def run_level_difference(
     test (every way of splitting the pooled runs into groups of the two sizes; no normality
     assumed). This interval covers the spread between runs, which a paired comparison over
     episodes of one checkpoint per agent does not. Needs two or more runs per agent.
+
+    Run scores can be heavy-tailed (one collapsed run at 1e6 JCT among runs near 1e3 decides a
+    mean and its interval), so rank statistics come with them: the medians, the share of
+    (run of a, run of b) pairs in which a's run scores lower (``share_a_lower``, ties counted
+    half: the probability of superiority, Mann-Whitney U / (n_a n_b)) and the two-sided p of the
+    exact rank-sum test (Wilcoxon-Mann-Whitney over the same splits, mid-ranks for ties).
     """
     x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if x.size < 2 or y.size < 2:
@@ -98,13 +115,18 @@ def run_level_difference(
         df = (va + vb) ** 2 / (va**2 / (x.size - 1) + vb**2 / (y.size - 1))
         half = t_critical(confidence, max(1, math.floor(df))) * math.sqrt(va + vb)
     pooled = np.concatenate([x, y])
+    ranks = _mid_ranks(pooled)
     whole, tolerance = float(pooled.sum()), 1e-9 * max(1.0, abs(diff))
-    total, extreme = 0, 0
-    for chosen in combinations(pooled.tolist(), x.size):
-        part = sum(chosen)
+    centre = x.size * (pooled.size + 1) / 2.0  # the rank sum of a's runs under no difference
+    observed_rank = abs(float(ranks[: x.size].sum()) - centre)
+    total, extreme, extreme_rank = 0, 0, 0
+    for chosen in combinations(range(pooled.size), x.size):
+        part = float(pooled[list(chosen)].sum())
         stat = part / x.size - (whole - part) / y.size
         total += 1
         extreme += abs(stat) >= abs(diff) - tolerance
+        extreme_rank += abs(float(ranks[list(chosen)].sum()) - centre) >= observed_rank - 1e-9
+    lower = (x[:, None] < y[None, :]).sum() + 0.5 * (x[:, None] == y[None, :]).sum()
     return {
         "mean": diff,
         "ci95": half,
@@ -112,6 +134,10 @@ def run_level_difference(
         "high": diff + half,
         "df": df,
         "p_permutation": float(extreme / total),
+        "median_a": float(np.median(x)),
+        "median_b": float(np.median(y)),
+        "share_a_lower": float(lower / (x.size * y.size)),
+        "p_rank": float(extreme_rank / total),
         "n_a": int(x.size),
         "n_b": int(y.size),
     }
