@@ -20,7 +20,8 @@ checkpoint and final/ only; ``best`` is then among those evaluated.
 ``--max-env-steps N`` keeps only the checkpoints saved at N env steps or fewer, so ``best`` is
 the pick a run would have made at that sample budget (equal-sample comparisons of agents with
 very different throughput); with ``--from-json`` it cuts curves evaluated earlier the same way.
-``--log-x`` draws the x axis on a log scale (curves over 10k to 10M env steps).
+``--log-x`` draws the x axis on a log scale (curves over 10k to 10M env steps), and
+``--legend-by-algo`` names each algorithm once instead of every run (plots of many runs).
 ``--act-by MODE`` picks the greedy action as ``edge-rl evaluate --act-by`` does (``critic``: the
 twin critics' argmax, so one run gives the curve of its critic beside that of its actor).
 
@@ -237,6 +238,7 @@ def plot(
     title: str,
     references: list[tuple[str, float]] = (),
     log_x: bool = False,
+    legend_by_algo: bool = False,
 ) -> None:
     import matplotlib
 
@@ -251,11 +253,16 @@ def plot(
         xs = np.array([p[x] for p in pts])
         mean = np.array([p[metric]["mean"] for p in pts])
         mode = curve.get("act_by", "argmax")
-        label = f"{curve['algo']} ({Path(curve['run']).name})" + (
-            f" [{mode}]" if mode != "argmax" else ""
-        )
+        suffix = f" [{mode}]" if mode != "argmax" else ""
         key = (curve["algo"], mode)
+        if legend_by_algo:  # one entry per algorithm (and act-by mode), thin lines, no bands
+            label = None if key in colours else f"{curve['algo']}{suffix}"
+        else:
+            label = f"{curve['algo']} ({Path(curve['run']).name}){suffix}"
         colour = colours.setdefault(key, f"C{len(colours) % 10}")
+        if legend_by_algo:
+            ax.plot(xs, mean, color=colour, label=label, linewidth=0.8)
+            continue
         ax.plot(xs, mean, marker=markers[index % len(markers)], color=colour, label=label)
         ax.fill_between(
             xs,
@@ -264,10 +271,13 @@ def plot(
             color=colour,
             alpha=0.12,
         )
-    for name, value in references:
-        ax.axhline(value, color="black", linestyle="--", linewidth=1, label=f"{name} ({value:g})")
+    styles = ("--", ":", "-.", (0, (5, 1, 1, 1)))
+    for index, (name, value) in enumerate(references):
+        style = styles[index % len(styles)]
+        ax.axhline(value, color="black", linestyle=style, linewidth=1, label=f"{name} ({value:g})")
     ax.set_xlabel("env steps" if x == "env_steps" else "minutes of training")
-    ax.set_ylabel(f"greedy {metric} (mean, 95% CI over seeds)")
+    spread = "" if legend_by_algo else ", 95% CI"
+    ax.set_ylabel(f"greedy {metric} (mean over seeds{spread})")
     if log_x:
         ax.set_xscale("log")
     if metric == "mean_jct":
@@ -344,6 +354,10 @@ def main(argv: list[str] | None = None) -> int:
         help="only checkpoints saved at N env steps or fewer (best at a sample budget)",
     )  # fmt: skip
     parser.add_argument("--log-x", action="store_true", help="log-scaled x axis in the plot")
+    parser.add_argument(
+        "--legend-by-algo", action="store_true",
+        help="one legend entry per algorithm, not per run (plots of many runs)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if not args.max_env_steps > 0:
         parser.error(f"--max-env-steps {args.max_env_steps:g}: must be a positive step count")
@@ -371,7 +385,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         write_curves(args.json, seeds, curves)
     if args.png:
-        plot(curves, metric, args.x, args.png, args.title, args.reference, args.log_x)
+        plot(curves, metric, args.x, args.png, args.title, args.reference, args.log_x,
+             args.legend_by_algo)  # fmt: skip
         print(f"plot: {args.png}")
     return 0
 

@@ -427,7 +427,7 @@ def test_eval_checkpoints_picks_the_best_within_a_sample_budget(tmp_path: Path) 
     stored.write_text(json.dumps({"seeds": [0], "curves": [curve]}))
     png = tmp_path / "cut.png"
     argv = ["--from-json", str(stored), "--max-env-steps", "600", "--json", str(cut_json),
-            "--png", str(png), "--x", "env_steps", "--log-x"]  # fmt: skip
+            "--png", str(png), "--x", "env_steps", "--log-x", "--legend-by-algo"]  # fmt: skip
     assert module.main(argv) == 0 and png.stat().st_size > 0
     written = json.loads(cut_json.read_text())["curves"][0]
     assert written["best"] == "iter_000002" and len(written["points"]) == 2
