@@ -18,9 +18,9 @@ the listed policies' (for comparing agents averaged over their training runs; it
 covers the episodes, not the spread between the runs). ``--run-level A B`` (two ``--average``
 names) compares those two agents at the level of their training runs: each run's mean headline
 metric over the episodes every run of both agents played, then the difference of the agents'
-means with Welch's interval and an exact permutation test over the runs, and rank statistics
-that one collapsed run cannot swing (medians, the share of run pairs in which A's run scores
-lower, the exact rank-sum test).
+means with Welch's interval and a permutation test over the runs (exact up to a million
+splits, sampled beyond), and rank statistics that one collapsed run cannot swing (medians, the
+share of run pairs in which A's run scores lower, the rank-sum test).
 """
 
 from __future__ import annotations
@@ -174,12 +174,13 @@ def format_run_level(result: dict[str, Any]) -> str:
     d = result["difference"]
     lines.append(
         f"  {d['of']}: {d['mean']:+.1f} ± {d['ci95']:.1f} (Welch, df {d['df']:.1f}), "
-        f"exact permutation p = {d['p_permutation']:.3f} ({d['n_a']} vs {d['n_b']} runs)"
+        f"permutation p = {d['p_permutation']:.3f} ({d['n_a']} vs {d['n_b']} runs, "
+        f"{d.get('permutations', 'exact')} splits)"
     )
     a, b = d["of"].split(" - ")
     lines.append(
         f"  medians {a} {d['median_a']:.1f}, {b} {d['median_b']:.1f}; a run of {a} scores lower "
-        f"than a run of {b} in {100 * d['share_a_lower']:.0f}% of pairs (exact rank-sum p = "
+        f"than a run of {b} in {100 * d['share_a_lower']:.0f}% of pairs (rank-sum p = "
         f"{d['p_rank']:.3f})"
     )
     return "\n".join(lines)

@@ -372,6 +372,11 @@ def test_eval_checkpoints_places_final_at_the_iteration_it_was_saved(tmp_path: P
     (run / "checkpoints" / "final" / "progress.json").unlink()
     assert checkpoints_of(run)[-1] == (33, run / "checkpoints" / "final")
 
+    # a sample budget below the first checkpoint (iteration 10, 2,560 env steps) leaves nothing
+    (run / "run.json").write_text(json.dumps({"spec": {"env": "load-balance-trials"}}))
+    with pytest.raises(ValueError, match="and at 2,000 env steps or fewer"):
+        _eval_checkpoints_module().evaluate_run(run, [0], "mean_jct", max_env_steps=2000)
+
 
 def _curve(algo: str, run: str, act_by: str, returns: list[float]) -> dict:
     points = [

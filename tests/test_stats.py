@@ -92,6 +92,22 @@ def test_run_level_difference_rank_statistics_resist_a_collapsed_run() -> None:
     assert same["share_a_lower"] == 0.5 and same["p_rank"] == 1.0
 
 
+def test_run_level_difference_samples_splits_when_there_are_too_many() -> None:
+    # 30 vs 30 runs: C(60, 30) ~ 1.2e17 splits cannot be enumerated; a fixed-seed sample is used
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(0.0, 1.0, 30), rng.normal(1.5, 1.0, 30)
+    got = run_level_difference(a, b)
+    assert got["permutations"] == "sampled 200000"
+    # clearly separated: hardly a sampled split is as extreme; the observed one counts, so p > 0
+    for key in ("p_permutation", "p_rank"):
+        assert 1 / 200_001 <= got[key] < 1e-4
+    assert run_level_difference(a, b) == got  # the same p on every call
+    # no difference: the sampled p is near 1, not near 0
+    same = run_level_difference(a, a[::-1].copy())
+    assert same["p_permutation"] > 0.9 and same["p_rank"] > 0.9
+    assert run_level_difference([1, 2, 3], [4, 5, 6, 7])["permutations"] == "exact"
+
+
 def test_run_level_difference_needs_two_runs_each() -> None:
     with pytest.raises(ValueError, match="needs >= 2 runs per agent, got 1 and 3"):
         run_level_difference([1.0], [1.0, 2.0, 3.0])

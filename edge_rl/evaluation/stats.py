@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from functools import lru_cache
-from itertools import combinations
+from itertools import combinations, islice
 
 import numpy as np
 
@@ -72,6 +73,34 @@ def mean_ci(values: list[float] | np.ndarray, confidence: float = 0.95) -> MeanC
     return MeanCI(mean, half, mean - half, mean + half, std, int(x.size))
 
 
+#: up to this many splits of the pooled runs the permutation tests enumerate all of them; beyond
+#: (e.g. 13 vs 13 runs: 10.4M) they draw SAMPLED_SPLITS random splits (fixed seed: same p twice)
+EXACT_SPLITS = 1_000_000
+SAMPLED_SPLITS = 200_000
+
+
+def _splits(n: int, k: int, chunk: int = 50_000) -> tuple[Iterator[np.ndarray], str]:
+    """Blocks of index rows (each row k of range(n): one split of the pooled runs) and the
+    method: every k-subset, or SAMPLED_SPLITS random ones when there are more than
+    EXACT_SPLITS."""
+    if math.comb(n, k) <= EXACT_SPLITS:
+
+        def every() -> Iterator[np.ndarray]:
+            rows = combinations(range(n), k)
+            while block := list(islice(rows, chunk)):
+                yield np.array(block, dtype=np.intp)
+
+        return every(), "exact"
+
+    def sampled() -> Iterator[np.ndarray]:
+        rng = np.random.default_rng(0)
+        for start in range(0, SAMPLED_SPLITS, chunk):
+            size = min(chunk, SAMPLED_SPLITS - start)
+            yield rng.random((size, n)).argsort(axis=1)[:, :k]
+
+    return sampled(), f"sampled {SAMPLED_SPLITS}"
+
+
 def _mid_ranks(values: np.ndarray) -> np.ndarray:
     """Ranks from 1 of ``values``, tied values sharing the mean of their ranks."""
     order = np.argsort(values, kind="stable")
@@ -93,14 +122,15 @@ def run_level_difference(
     Welch's t-interval (unequal variances; the Welch-Satterthwaite degrees of freedom rounded
     down, which widens the interval a little) and the two-sided p-value of an exact permutation
     test (every way of splitting the pooled runs into groups of the two sizes; no normality
-    assumed). This interval covers the spread between runs, which a paired comparison over
-    episodes of one checkpoint per agent does not. Needs two or more runs per agent.
+    assumed; beyond ``EXACT_SPLITS`` splits a fixed-seed sample of ``SAMPLED_SPLITS`` of them,
+    named in ``permutations``). This interval covers the spread between runs, which a paired
+    comparison over episodes of one checkpoint per agent does not. Needs two or more runs per agent.
 
     Run scores can be heavy-tailed (one collapsed run at 1e6 JCT among runs near 1e3 decides a
     mean and its interval), so rank statistics come with them: the medians, the share of
     (run of a, run of b) pairs in which a's run scores lower (``share_a_lower``, ties counted
     half: the probability of superiority, Mann-Whitney U / (n_a n_b)) and the two-sided p of the
-    exact rank-sum test (Wilcoxon-Mann-Whitney over the same splits, mid-ranks for ties).
+    rank-sum test (Wilcoxon-Mann-Whitney, over the same splits, mid-ranks for ties).
     """
     x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if x.size < 2 or y.size < 2:
@@ -116,16 +146,21 @@ def run_level_difference(
         half = t_critical(confidence, max(1, math.floor(df))) * math.sqrt(va + vb)
     pooled = np.concatenate([x, y])
     ranks = _mid_ranks(pooled)
-    whole, tolerance = float(pooled.sum()), 1e-9 * max(1.0, abs(diff))
     centre = x.size * (pooled.size + 1) / 2.0  # the rank sum of a's runs under no difference
+    splits, method = _splits(pooled.size, x.size)
+    sums, rank_sums = [], []
+    for block in splits:  # a's share of each split: its sum and its rank sum
+        sums.append(pooled[block].sum(axis=1))
+        rank_sums.append(ranks[block].sum(axis=1))
+    sums_a, ranks_a = np.concatenate(sums), np.concatenate(rank_sums)
+    stats = sums_a / x.size - (pooled.sum() - sums_a) / y.size
+    tolerance = 1e-9 * max(1.0, abs(diff))
     observed_rank = abs(float(ranks[: x.size].sum()) - centre)
-    total, extreme, extreme_rank = 0, 0, 0
-    for chosen in combinations(range(pooled.size), x.size):
-        part = float(pooled[list(chosen)].sum())
-        stat = part / x.size - (whole - part) / y.size
-        total += 1
-        extreme += abs(stat) >= abs(diff) - tolerance
-        extreme_rank += abs(float(ranks[list(chosen)].sum()) - centre) >= observed_rank - 1e-9
+    extreme = int((np.abs(stats) >= abs(diff) - tolerance).sum())
+    extreme_rank = int((np.abs(ranks_a - centre) >= observed_rank - 1e-9).sum())
+    total = stats.size
+    if method != "exact":  # a sampled test counts the observed split too (never p = 0)
+        extreme, extreme_rank, total = extreme + 1, extreme_rank + 1, total + 1
     lower = (x[:, None] < y[None, :]).sum() + 0.5 * (x[:, None] == y[None, :]).sum()
     return {
         "mean": diff,
@@ -138,6 +173,7 @@ def run_level_difference(
         "median_b": float(np.median(y)),
         "share_a_lower": float(lower / (x.size * y.size)),
         "p_rank": float(extreme_rank / total),
+        "permutations": method,
         "n_a": int(x.size),
         "n_b": int(y.size),
     }
