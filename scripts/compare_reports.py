@@ -175,9 +175,9 @@ def format_run_level(result: dict[str, Any]) -> str:
     lines.append(
         f"  {d['of']}: {d['mean']:+.1f} ± {d['ci95']:.1f} (Welch, df {d['df']:.1f}), "
         f"permutation p = {d['p_permutation']:.3f} ({d['n_a']} vs {d['n_b']} runs, "
-        f"{d.get('permutations', 'exact')} splits)"
+        f"{d['permutations']} splits)"
     )
-    a, b = d["of"].split(" - ")
+    a, b = result["runs"]
     lines.append(
         f"  medians {a} {d['median_a']:.1f}, {b} {d['median_b']:.1f}; a run of {a} scores lower "
         f"than a run of {b} in {100 * d['share_a_lower']:.0f}% of pairs (rank-sum p = "

@@ -101,6 +101,26 @@ def _splits(n: int, k: int, chunk: int = 50_000) -> tuple[Iterator[np.ndarray], 
     return sampled(), f"sampled {SAMPLED_SPLITS}"
 
 
+def _permutation_p(scores: np.ndarray, k: int) -> tuple[np.ndarray, str]:
+    """Two-sided permutation p-values, one per column of ``scores`` (pooled runs x statistics;
+    the first ``k`` rows are group a's), and the method. For each column the statistic is a's
+    sum, compared by its distance from its mean over all splits: for raw scores that is the
+    difference of the group means (a linear function of a's sum), for ranks the rank-sum test."""
+    n = scores.shape[0]
+    centre = k * scores.mean(axis=0)  # a's sum when the groups do not differ
+    observed = np.abs(scores[:k].sum(axis=0) - centre)
+    tolerance = 1e-9 * np.maximum(1.0, k * np.abs(scores).max(axis=0))  # float noise of sums
+    splits, method = _splits(n, k)
+    extreme, total = np.zeros(scores.shape[1], dtype=np.int64), 0
+    for block in splits:  # block: rows of k indices, each row one split
+        sums = scores[block].sum(axis=1)  # (splits in block, statistics)
+        extreme += (np.abs(sums - centre) >= observed - tolerance).sum(axis=0)
+        total += block.shape[0]
+    if method != "exact":  # a sampled test counts the observed split too (never p = 0)
+        extreme, total = extreme + 1, total + 1
+    return extreme / total, method
+
+
 def _mid_ranks(values: np.ndarray) -> np.ndarray:
     """Ranks from 1 of ``values``, tied values sharing the mean of their ranks."""
     order = np.argsort(values, kind="stable")
@@ -145,22 +165,7 @@ def run_level_difference(
         df = (va + vb) ** 2 / (va**2 / (x.size - 1) + vb**2 / (y.size - 1))
         half = t_critical(confidence, max(1, math.floor(df))) * math.sqrt(va + vb)
     pooled = np.concatenate([x, y])
-    ranks = _mid_ranks(pooled)
-    centre = x.size * (pooled.size + 1) / 2.0  # the rank sum of a's runs under no difference
-    splits, method = _splits(pooled.size, x.size)
-    sums, rank_sums = [], []
-    for block in splits:  # a's share of each split: its sum and its rank sum
-        sums.append(pooled[block].sum(axis=1))
-        rank_sums.append(ranks[block].sum(axis=1))
-    sums_a, ranks_a = np.concatenate(sums), np.concatenate(rank_sums)
-    stats = sums_a / x.size - (pooled.sum() - sums_a) / y.size
-    tolerance = 1e-9 * max(1.0, abs(diff))
-    observed_rank = abs(float(ranks[: x.size].sum()) - centre)
-    extreme = int((np.abs(stats) >= abs(diff) - tolerance).sum())
-    extreme_rank = int((np.abs(ranks_a - centre) >= observed_rank - 1e-9).sum())
-    total = stats.size
-    if method != "exact":  # a sampled test counts the observed split too (never p = 0)
-        extreme, extreme_rank, total = extreme + 1, extreme_rank + 1, total + 1
+    p_values, method = _permutation_p(np.stack([pooled, _mid_ranks(pooled)], axis=1), x.size)
     lower = (x[:, None] < y[None, :]).sum() + 0.5 * (x[:, None] == y[None, :]).sum()
     return {
         "mean": diff,
@@ -168,11 +173,11 @@ def run_level_difference(
         "low": diff - half,
         "high": diff + half,
         "df": df,
-        "p_permutation": float(extreme / total),
+        "p_permutation": float(p_values[0]),
         "median_a": float(np.median(x)),
         "median_b": float(np.median(y)),
         "share_a_lower": float(lower / (x.size * y.size)),
-        "p_rank": float(extreme_rank / total),
+        "p_rank": float(p_values[1]),
         "permutations": method,
         "n_a": int(x.size),
         "n_b": int(y.size),
