@@ -111,7 +111,9 @@ def test_one_iteration_and_checkpoint_round_trip(ray_session, tmp_path: Path) ->
 
 
 def test_async_sampling_trains_with_a_remote_runner(ray_session) -> None:
-    algo = _config(num_env_runners=1).training(async_sampling=True).build_algo()
+    # (and imagination from 6 of the batch's 16 real steps: imagine_starts reaches the learner)
+    config = _config(num_env_runners=1).training(async_sampling=True, imagine_starts=6)
+    algo = config.build_algo()
     try:
         for iteration in range(1, 4):
             result = algo.train()
@@ -155,6 +157,10 @@ def test_bad_settings_name_the_fix() -> None:
         _config().training(model_size="huge").validate()
     with pytest.raises(ValueError, match="batch_length_T=0"):
         _config().training(batch_length_T=0).validate()
+    with pytest.raises(ValueError, match="imagine_starts=-1: must be an integer >= 0"):
+        _config().training(imagine_starts=-1).validate()
+    with pytest.raises(ValueError, match="imagine_starts=2.5: must be an integer >= 0"):
+        _config().training(imagine_starts=2.5).validate()
     with pytest.raises(ValueError, match="lambda_"):
         _config().training(lambda_=1.5).validate()
     with pytest.raises(ValueError, match="reward_input='obs'.*'feat', 'deter'"):

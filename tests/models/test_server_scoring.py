@@ -119,3 +119,25 @@ def test_a_separate_value_head_keeps_value_gradients_out_of_the_policy(memory: i
     _, value, _ = shared(_trial_obs())
     (value**2).sum().backward()
     assert shared.token_encoder[0].weight.grad.abs().sum() > 0
+
+
+def test_actor_head_scores_as_its_scorer_on_token_and_context() -> None:
+    """The head splits the scorer's first layer (context part once per row); the function and
+    its gradients must be those of the scorer on the concatenation [token embed, context]."""
+    from edge_rl.models.server_scoring import ServerScoringHead, server_inputs
+
+    torch.manual_seed(0)
+    head = ServerScoringHead(N, context_dim=7, hidden=16)
+    torch.nn.init.normal_(head.scorer[-1].weight)  # a zero output layer would hide mistakes
+    obs_BO = torch.rand(5, trial_obs_size(N)) * 4
+    context_BE = torch.randn(5, 7)
+    split_BN = head(obs_BO, context_BE)
+    grads_split = torch.autograd.grad(split_BN.square().sum(), list(head.parameters()))
+    embed_BNH = head.token_encoder(server_inputs(obs_BO, N)[0])
+    context_BNH = head.context(context_BE).unsqueeze(1).expand_as(embed_BNH)
+    reference_BN = head.scorer(torch.cat([embed_BNH, context_BNH], dim=-1)).squeeze(-1)
+    grads_ref = torch.autograd.grad(reference_BN.square().sum(), list(head.parameters()))
+    assert split_BN.shape == (5, N)
+    torch.testing.assert_close(split_BN, reference_BN)
+    for got, want in zip(grads_split, grads_ref, strict=True):
+        torch.testing.assert_close(got, want)

@@ -54,6 +54,30 @@ def test_shapes_of_a_training_pass(preset):
     assert metrics["kl_dyn"].item() >= 1.0  # free bits: never below 1 nat
 
 
+def test_imagination_from_a_subset_of_starts():
+    """``starts`` picks distinct real states (each imagined rollout begins at one of them);
+    0 or more than T*B uses all of them; a negative number is an error."""
+    torch.manual_seed(0)
+    nets = MetaDreamerNets(OBS, ACTIONS, WORLD_MODEL_PRESETS["debug"])
+    seq = observe_sequence(nets, _batch(nets))
+    real = seq["feat"].detach().flatten(0, 1)
+    imag = imagine(nets, seq, horizon=3, starts=10)
+    assert imag["feat"].shape == (4, 10, real.shape[-1]) and imag["actions"].shape == (3, 10)
+    assert imag["m"].shape == (4, 10, seq["m"].shape[-1])
+    rows = [int((real == f).all(-1).nonzero()[0]) for f in imag["feat"][0]]
+    assert len(set(rows)) == 10  # distinct real steps, without replacement
+    m_real = seq["m"].flatten(0, 1)
+    assert torch.equal(imag["m"][0], m_real[rows])  # memory taken from the same steps
+    # the actor loss still trains the memory GRU through the picked real steps
+    loss_ac, _ = actor_critic_loss(nets, imag, DreamerLossConfig(horizon=3))
+    loss_ac.backward()
+    assert nets.agent.memory.weight_ih.grad.abs().sum() > 0
+    for starts in (0, 24, 100):
+        assert imagine(nets, seq, horizon=2, starts=starts)["feat"].shape[1] == 24
+    with pytest.raises(ValueError, match="starts=-1: must be >= 0"):
+        imagine(nets, seq, horizon=2, starts=-1)
+
+
 def test_default_preset_is_32x32():
     cfg = WORLD_MODEL_PRESETS["default"]
     assert (cfg.stoch, cfg.classes) == (32, 32)

@@ -84,7 +84,10 @@ class MetaDreamerConfig(AlgorithmConfig):
             state and the action; see WorldModelConfig).
 
     World model: free_bits (1.0 nat), dyn_scale (0.5), rep_scale (0.1), world_model_lr (1e-4).
-    Imagination actor-critic: horizon (15), gamma (0.997 per job decision), lambda_ (0.95),
+    Imagination actor-critic: horizon (15), imagine_starts (0: imagine from every real step of
+        the batch, B*T = 1024 starts, as DreamerV3; N > 0: from N of them drawn at random,
+        which cuts the actor-critic share of an update, most of its CPU time, in proportion),
+        gamma (0.997 per job decision), lambda_ (0.95),
         entropy_coeff (3e-4), actor_lr and critic_lr (3e-5), slow_critic_rate (0.02, EMA rate
         of the slow critic per update), slow_critic_reg (1.0), return_decay (0.99).
     Every learning rate may also be a schedule in env steps, RLlib's [[0, lr0], [steps, lr1], ...]
@@ -122,6 +125,7 @@ class MetaDreamerConfig(AlgorithmConfig):
         self.actor_lr = 3e-5
         self.critic_lr = 3e-5
         self.horizon = 15
+        self.imagine_starts = 0
         self.gamma = 0.997
         self.lambda_ = 0.95
         self.entropy_coeff = 3e-4
@@ -162,6 +166,7 @@ class MetaDreamerConfig(AlgorithmConfig):
         actor_lr: float | list = NotProvided,
         critic_lr: float | list = NotProvided,
         horizon: int = NotProvided,
+        imagine_starts: int = NotProvided,
         lambda_: float = NotProvided,
         entropy_coeff: float = NotProvided,
         slow_critic_rate: float = NotProvided,
@@ -246,6 +251,7 @@ class MetaDreamerConfig(AlgorithmConfig):
             bad(f"{err} (a model size override)")
         for name, low in {
             "horizon": 1,
+            "imagine_starts": 0,
             "batch_size_B": 1,
             "batch_length_T": 1,
             "replay_capacity": 1,

@@ -81,7 +81,10 @@ def straight_through_sample(logits_BSC: torch.Tensor, greedy: bool = False) -> t
     if greedy:
         index = probs.argmax(dim=-1)
     else:
-        index = torch.distributions.Categorical(probs=probs).sample()
+        # Inverse-CDF sampling: one uniform per variable against the cumulative probabilities
+        # (the same distribution as torch's Categorical, without its exponential race).
+        u = torch.rand(probs.shape[:-1] + (1,), dtype=probs.dtype, device=probs.device)
+        index = (probs.cumsum(-1) < u).sum(-1).clamp_max(probs.shape[-1] - 1)
     one_hot = F.one_hot(index, logits_BSC.shape[-1]).to(probs.dtype)
     return one_hot + probs - probs.detach()
 

@@ -125,16 +125,25 @@ def world_model_loss(
 
 
 def imagine(
-    nets: MetaDreamerNets, seq: dict[str, torch.Tensor], horizon: int
+    nets: MetaDreamerNets, seq: dict[str, torch.Tensor], horizon: int, starts: int = 0
 ) -> dict[str, torch.Tensor]:
-    """Roll the prior forward ``horizon`` steps from every real step (N = T*B starts).
+    """Roll the prior forward ``horizon`` steps from every real step (N = T*B starts), or
+    from ``starts`` of them drawn without replacement when 0 < ``starts`` < T*B.
 
+    DreamerV3 starts from every real step; neighbouring steps of one window give nearly the same
+    imagined rollouts, so a random subset costs the actor-critic loss (most of an update on a
+    CPU) in proportion and keeps most of its information (``imagine_starts`` in the config).
     Dynamics run without gradients (the actor learns by REINFORCE); the policy memory keeps
     its gradients, so the actor loss also trains how the memory was formed on real steps.
     """
+    if starts < 0:
+        raise ValueError(f"starts={starts}: must be >= 0 (0 = every real step)")
     wm, ag = nets.world_model, nets.agent
     feat = seq["feat"].detach().flatten(0, 1)
     m = seq["m"].flatten(0, 1)
+    if 0 < starts < feat.shape[0]:
+        pick = torch.randperm(feat.shape[0], device=feat.device)[:starts]
+        feat, m = feat[pick], m[pick]
     h, z = feat[:, : nets.cfg.deter], feat[:, nets.cfg.deter :]
     feats, mems, actions, logps, entropies = [feat], [m], [], [], []
     for _ in range(horizon):

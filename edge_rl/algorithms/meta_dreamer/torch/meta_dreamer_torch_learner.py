@@ -110,7 +110,7 @@ class MetaDreamerTorchLearner(LifetimeStepsMixin, TorchLearner):
         }
         seq = observe_sequence(nets, seq_batch)
         loss_wm, wm_metrics = world_model_loss(nets, seq_batch, seq, losses)
-        imag = imagine(nets, seq, losses.horizon)
+        imag = imagine(nets, seq, losses.horizon, starts=config.imagine_starts)
         loss_ac, ac_metrics = actor_critic_loss(nets, imag, losses)
         if GUIDE_ACTIONS in batch:
             weight = schedule_value(config.guide_weight, self._lifetime_steps)
