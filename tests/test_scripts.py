@@ -37,6 +37,29 @@ def test_bench_envs_prints_and_writes_json(tmp_path: Path) -> None:
     assert "aigc/scalar_steps_per_s" in proc.stdout
 
 
+def test_bench_meta_dreamer_times_each_phase_and_fewer_starts(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "bench_meta_dreamer.py"), "--model-size", "debug",
+         "--batch-size-B", "4", "--batch-length-T", "8", "--horizon", "3", "--updates", "2",
+         "--starts", "0", "8", "100", "--json", str(out)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(out.read_text())
+    runs = data["by_starts"]
+    assert [runs[k]["imagined_starts"] for k in ("0", "8", "100")] == [32, 8, 32]
+    for figures in runs.values():
+        phases = sum(v for k, v in figures.items() if k.startswith("ms_") and k != "ms_per_update")
+        assert figures["ms_per_update"] == pytest.approx(phases)
+        assert figures["learner_env_steps_per_s"] == pytest.approx(
+            4 * 8 / 32 * figures["updates_per_s"]
+        )
+    assert "ms_per_update" in proc.stdout and "imagine_starts=8" in proc.stdout
+    _assert_script_rejects("bench_meta_dreamer.py", ["--starts", "-1"], "each must be >= 0")
+    _assert_script_rejects("bench_meta_dreamer.py", ["--updates", "0"], "--updates 0: must be")
+
+
 def _fake_run(path: Path, algo: str, returns: list[float]) -> None:
     path.mkdir(parents=True)
     (path / "run.json").write_text(json.dumps({"spec": {"algo": algo}, "config": {}}))

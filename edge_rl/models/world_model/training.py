@@ -130,9 +130,11 @@ def imagine(
     """Roll the prior forward ``horizon`` steps from every real step (N = T*B starts), or
     from ``starts`` of them drawn without replacement when 0 < ``starts`` < T*B.
 
-    DreamerV3 starts from every real step; neighbouring steps of one window give nearly the same
-    imagined rollouts, so a random subset costs the actor-critic loss (most of an update on a
-    CPU) in proportion and keeps most of its information (``imagine_starts`` in the config).
+    DreamerV3 starts from every real step. Neighbouring steps of one window start from nearly
+    the same state, and the imagination and actor-critic loss (most of an update's time on a
+    CPU) cost in proportion to the starts, so a random subset (``imagine_starts`` in the
+    config) buys more updates per second; how it learns is measured in
+    docs/history/load-balance.md (session 29).
     Dynamics run without gradients (the actor learns by REINFORCE); the policy memory keeps
     its gradients, so the actor loss also trains how the memory was formed on real steps.
     """
