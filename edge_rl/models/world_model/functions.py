@@ -82,7 +82,8 @@ def straight_through_sample(logits_BSC: torch.Tensor, greedy: bool = False) -> t
         index = probs.argmax(dim=-1)
     else:
         # Inverse-CDF sampling: one uniform per variable against the cumulative probabilities
-        # (the same distribution as torch's Categorical, without its exponential race).
+        # (the same distribution as torch's Categorical, without its exponential race; the
+        # clamp only catches a cumulative sum that rounds below u at the last class).
         u = torch.rand(probs.shape[:-1] + (1,), dtype=probs.dtype, device=probs.device)
         index = (probs.cumsum(-1) < u).sum(-1).clamp_max(probs.shape[-1] - 1)
     one_hot = F.one_hot(index, logits_BSC.shape[-1]).to(probs.dtype)

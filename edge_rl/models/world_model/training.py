@@ -135,6 +135,7 @@ def imagine(
     CPU) cost in proportion to the starts, so a random subset (``imagine_starts`` in the
     config) buys more updates per second; how it learns is measured in
     docs/history/load-balance.md (session 29).
+
     Dynamics run without gradients (the actor learns by REINFORCE); the policy memory keeps
     its gradients, so the actor loss also trains how the memory was formed on real steps.
     """
