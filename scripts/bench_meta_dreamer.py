@@ -61,8 +61,9 @@ def time_updates(
     starts: int,
     updates: int,
     device: torch.device,
-) -> dict[str, float]:
-    """Mean seconds per phase over ``updates`` updates (after one untimed warm-up update)."""
+) -> tuple[dict[str, float], int]:
+    """Mean seconds per phase over ``updates`` updates (after one untimed warm-up update), and
+    the number of imagined rollouts per update (as ``imagine`` resolved ``starts``)."""
     opt = torch.optim.Adam(nets.parameters(), lr=1e-4)
 
     def sync() -> float:
@@ -89,7 +90,7 @@ def time_updates(
         if i:  # the first update warms up allocators and kernels
             for name, t0, t1 in zip(PHASES, marks[:-1], marks[1:], strict=True):
                 totals[name] += t1 - t0
-    return {name: total / updates for name, total in totals.items()}
+    return {name: total / updates for name, total in totals.items()}, imag["actions"].shape[1]
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -141,10 +142,10 @@ def main(argv: list[str] | None = None) -> dict:
         "by_starts": {},
     }
     for starts in args.starts:
-        phases = time_updates(nets, batch, losses, starts, args.updates, device)
+        phases, imagined = time_updates(nets, batch, losses, starts, args.updates, device)
         total = sum(phases.values())
         figures = {
-            "imagined_starts": starts if 0 < starts < T * B else T * B,
+            "imagined_starts": imagined,
             "ms_per_update": 1000 * total,
             "updates_per_s": 1 / total,
             "learner_env_steps_per_s": env_steps_per_update / total,
