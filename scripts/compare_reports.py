@@ -3,7 +3,7 @@
 
     python scripts/compare_reports.py REPORT [REPORT ...] --paired-against NAME
                                       [--rename K:OLD=NEW ...] [--average NEW=P1,P2,...]
-                                      [--run-level A B] [--json PATH]
+                                      [--run-level A B [--run-level C D ...]] [--json PATH]
 
 For comparing a policy evaluated today with the stored report of one whose checkpoint is gone:
 the reports must come from the same env family, preset and schedule; a policy that appears in
@@ -20,7 +20,10 @@ names) compares those two agents at the level of their training runs: each run's
 metric over the episodes every run of both agents played, then the difference of the agents'
 means with Welch's interval and a permutation test over the runs (exact up to a million
 splits, sampled beyond), and rank statistics that one collapsed run cannot swing (medians, the
-share of run pairs in which A's run scores lower, the rank-sum test).
+share of run pairs in which A's run scores lower, the rank-sum test). ``--run-level`` may be
+given several times; every pair is compared over the same joined report, and the JSON's
+``run_level`` lists the pairs' results in the order given (reports written before session 31
+hold one pair's result as a dict there).
 """
 
 from __future__ import annotations
@@ -136,6 +139,26 @@ def averaged(records: list[EpisodeRecord], spec: str) -> list[EpisodeRecord]:
     return out
 
 
+def run_level_groups(
+    pairs: list[list[str]], average_specs: list[str]
+) -> list[dict[str, list[str]]]:
+    """Each ``--run-level A B`` pair -> {A: A's runs, B: B's runs} from the ``--average`` specs;
+    ValueError for a name that is not an ``--average`` agent, a pair of one name twice, or a pair
+    given twice."""
+    groups = dict(parse_average(spec) for spec in average_specs)
+    out = []
+    for a, b in pairs:
+        if a not in groups or b not in groups or a == b:
+            raise ValueError(
+                f"--run-level {a} {b}: name two different --average agents "
+                f"(given: {', '.join(groups) or 'none'})"
+            )
+        if any(list(g) == [a, b] for g in out):
+            raise ValueError(f"--run-level {a} {b}: this pair is given twice")
+        out.append({a: groups[a], b: groups[b]})
+    return out
+
+
 def run_level(
     records: list[EpisodeRecord], groups: dict[str, list[str]], metric: str
 ) -> dict[str, Any]:
@@ -194,8 +217,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="rename policy OLD of the K-th report (from 1) to NEW")  # fmt: skip
     p.add_argument("--average", nargs="+", default=[], metavar="NEW=P1,P2,...",
                    help="add policy NEW: the mean of P1, P2, ... per (seed, episode)")  # fmt: skip
-    p.add_argument("--run-level", nargs=2, default=None, metavar=("A", "B"),
-                   help="compare --average agents A and B over their training runs")  # fmt: skip
+    p.add_argument("--run-level", nargs=2, action="append", default=[], metavar=("A", "B"),
+                   help="compare --average agents A and B over their training runs "
+                        "(may be given several times)")  # fmt: skip
     p.add_argument("--json", type=Path, default=None, help="write the joined report here")
     args = p.parse_args(argv)
     try:
@@ -204,20 +228,10 @@ def main(argv: list[str] | None = None) -> int:
         for spec in args.average:
             records += averaged(records, spec)
         paired = paired_differences(records, args.paired_against)
-        runs = None
-        if args.run_level is not None:
-            groups = dict(parse_average(spec) for spec in args.average)
-            unknown = [name for name in args.run_level if name not in groups]
-            if unknown or args.run_level[0] == args.run_level[1]:
-                raise ValueError(
-                    f"--run-level {' '.join(args.run_level)}: name two different --average "
-                    f"agents (given: {', '.join(groups) or 'none'})"
-                )
-            runs = run_level(
-                records,
-                {name: groups[name] for name in args.run_level},
-                HEADLINE[header["env"]][0],
-            )
+        runs = [
+            run_level(records, groups, HEADLINE[header["env"]][0])
+            for groups in run_level_groups(args.run_level, args.average)
+        ]
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -225,8 +239,8 @@ def main(argv: list[str] | None = None) -> int:
     print(format_table(env, records))
     print(f"paired differences to {args.paired_against} (same seeds):")
     print(format_paired_table(env, paired, args.paired_against))
-    if runs is not None:
-        print(format_run_level(runs))
+    for result in runs:
+        print(format_run_level(result))
     if args.json is not None:
         extra = {
             "schedule": header["schedule"],
@@ -234,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
             "renamed": args.rename,
             "averaged": args.average,
         }
-        if runs is not None:
+        if runs:
             extra["run_level"] = runs
         report = build_report(
             env, header["preset"], records, header["world_seed"], extra,

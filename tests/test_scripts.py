@@ -227,7 +227,7 @@ def test_compare_reports_joins_episodes_and_checks_they_match(tmp_path: Path) ->
     proc = _compare(ra, rb, "--average", *groups, "--paired-against", "random",
                     "--run-level", "x", "y", "--json", out)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    runs = json.loads(out.read_text())["run_level"]
+    (runs,) = json.loads(out.read_text())["run_level"]
     mean = {p: sum(jct[p, s] for s in (0, 1, 2)) / 3 for p in ("random", "size-interval")}
     mean["least-observed-load"] = sum(e["mean_jct"] for e in a["episodes"]
                                       if e["policy"] == "least-observed-load") / 3  # fmt: skip
@@ -240,6 +240,22 @@ def test_compare_reports_joins_episodes_and_checks_they_match(tmp_path: Path) ->
         proc = _compare(ra, rb, "--average", *groups, "--paired-against", "random",
                         "--run-level", *bad)  # fmt: skip
         assert proc.returncode == 2 and "name two different --average agents" in proc.stderr
+
+    # several pairs in one call: one file holds every pair, in the order given, and a pair's
+    # result does not depend on the other pairs given with it
+    groups += ("w=size-interval,least-observed-load",)
+    proc = _compare(ra, rb, "--average", *groups, "--paired-against", "random",
+                    "--run-level", "x", "y", "--run-level", "w", "x", "--json", out)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    both = json.loads(out.read_text())["run_level"]
+    assert [r["difference"]["of"] for r in both] == ["x - y", "w - x"]
+    assert both[0] == runs
+    expected = (mean["least-observed-load"] - mean["random"]) / 2
+    assert both[1]["difference"]["mean"] == pytest.approx(expected)
+    assert proc.stdout.count("run level (mean_jct") == 2
+    proc = _compare(ra, rb, "--average", *groups, "--paired-against", "random",
+                    "--run-level", "x", "y", "--run-level", "x", "y")  # fmt: skip
+    assert proc.returncode == 2 and "this pair is given twice" in proc.stderr
 
 
 def test_meta_rl_study_compares_agents_over_training_runs(tmp_path: Path) -> None:
@@ -268,7 +284,7 @@ def test_meta_rl_study_compares_agents_over_training_runs(tmp_path: Path) -> Non
                           timeout=120, check=False)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     result = json.loads((out / "runs.json").read_text())
-    level = result["run_level"]
+    (level,) = result["run_level"]
     assert set(level["runs"]) == {"meta-dreamer-runs", "a2c-runs"}  # rl2-ppo has one run
     assert set(level["runs"]["a2c-runs"]) == {"a2c:a2c", "a2c:a2c-s3"}
     jct = {
