@@ -19,9 +19,11 @@
 #   TRAIN_SEEDS=0     training seeds: one run per algorithm and seed (seed 0 in $RUNS/ALGO, seed S
 #                     in $RUNS/ALGO-sS). With two or more, the evaluate stage also compares the
 #                     agents over their runs ($OUT/runs.json: each algorithm's runs averaged per
-#                     episode, and meta-dreamer against a2c at the level of runs: Welch interval
-#                     and exact permutation test, `scripts/compare_reports.py --run-level`); one
-#                     run per agent says nothing about the spread between training runs
+#                     episode, and meta-dreamer against each other agent with two or more runs
+#                     at the level of runs: Welch interval, exact permutation test and rank
+#                     statistics, `scripts/compare_reports.py --run-level`, one entry of the
+#                     JSON's run_level list per pair); one run per agent says nothing about the
+#                     spread between training runs
 #   JOBS=1            training runs at once (train stage). With JOBS > 1 each run writes its
 #                     output to $RUNS/<run>.log and runs with OMP_NUM_THREADS=1 (unless set), and
 #                     the runs go seed by seed (every algorithm of a seed, then the next seed), so
@@ -145,9 +147,12 @@ compare_runs() {  # the agents over their training runs, from $OUT/standard.json
         have+=("$a")
     done
     [[ ${#averages[@]} -ge 1 ]] || return 0
-    local level=()
-    [[ " ${have[*]} " == *" meta-dreamer "* && " ${have[*]} " == *" a2c "* ]] &&
-        level=(--run-level meta-dreamer-runs a2c-runs)
+    local level=()  # meta-dreamer against every other agent with two or more runs
+    if [[ " ${have[*]} " == *" meta-dreamer "* ]]; then
+        for a in "${have[@]}"; do
+            [[ $a == meta-dreamer ]] || level+=(--run-level meta-dreamer-runs "$a-runs")
+        done
+    fi
     python scripts/compare_reports.py "$OUT/standard.json" --average "${averages[@]}" \
         --paired-against least-observed-load "${level[@]}" --json "$OUT/runs.json"
 }

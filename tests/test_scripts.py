@@ -265,12 +265,14 @@ def test_meta_rl_study_compares_agents_over_training_runs(tmp_path: Path) -> Non
     for run in ("meta-dreamer", "meta-dreamer-s3", "a2c", "a2c-s3", "rl2-ppo"):
         (runs / run).mkdir(parents=True)
     out.mkdir()
-    # four heuristics stand in for the four runs' checkpoints (real, differing episodes)
+    # heuristics stand in for the runs' checkpoints (real, differing episodes)
     stand_in = {
         "random": "meta-dreamer:meta-dreamer",
         "size-interval": "meta-dreamer:meta-dreamer-s3",
         "shortest-expected-delay": "a2c:a2c",
         "power-of-two-choices": "a2c:a2c-s3",
+        "round-robin": "rl2-ppo:rl2-ppo",
+        "shortest-processing-time": "rl2-ppo:rl2-ppo-s3",
     }
     report = _evaluate_report(out / "h.json", "debug", "least-observed-load", *stand_in)
     for ep in report["episodes"]:
@@ -296,6 +298,18 @@ def test_meta_rl_study_compares_agents_over_training_runs(tmp_path: Path) -> Non
                 - mean["a2c:a2c"] - mean["a2c:a2c-s3"]) / 2  # fmt: skip
     assert level["difference"]["mean"] == pytest.approx(expected)
     assert "run level (mean_jct" in proc.stdout
+
+    # with a second rl2-ppo run, meta-dreamer meets each other agent: one entry per pair
+    (runs / "rl2-ppo-s3").mkdir()
+    proc = subprocess.run(["bash", script, "compare"], env=env, capture_output=True, text=True,
+                          timeout=120, check=False)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    levels = json.loads((out / "runs.json").read_text())["run_level"]
+    assert [r["difference"]["of"] for r in levels] == [
+        "meta-dreamer-runs - rl2-ppo-runs",
+        "meta-dreamer-runs - a2c-runs",
+    ]
+    assert levels[1] == level
 
     proc = subprocess.run(["bash", script, "nope"], env=env, capture_output=True, text=True,
                           timeout=60, check=False)  # fmt: skip
