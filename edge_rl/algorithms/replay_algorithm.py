@@ -3,7 +3,9 @@
 Each samples episode chunks from its env runners, stores them in its own replay buffer, earns
 gradient updates in proportion to the env steps sampled (a fractional credit carried between
 iterations), and checkpoints its update counters and (optionally) the filled replay buffer under
-its own key of the algorithm state.
+its own key of the algorithm state. ``ReplayAlgorithm.training_step`` is that loop; a subclass
+says how to store an episode chunk, when its buffer can serve a batch, how many updates an env
+step earns, and how to make the updates.
 
 Sampling is synchronous by default (the env runners sample, then the learner updates). With
 ``async_sampling`` on, each remote env runner is always sampling its next fragment: the
@@ -22,7 +24,13 @@ from typing import Any
 from ray.rllib.algorithms.algorithm import Algorithm
 from ray.rllib.execution.rollout_ops import synchronous_parallel_sample
 from ray.rllib.utils.annotations import override
-from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, ENV_RUNNER_SAMPLING_TIMER, TIMERS
+from ray.rllib.utils.metrics import (
+    ENV_RUNNER_RESULTS,
+    ENV_RUNNER_SAMPLING_TIMER,
+    NUM_ENV_STEPS_SAMPLED_LIFETIME,
+    SYNCH_WORKER_WEIGHTS_TIMER,
+    TIMERS,
+)
 
 #: tag of the env runners' in-flight sample requests with ``async_sampling``
 SAMPLE_TAG = "edge_rl_sample"
@@ -36,10 +44,14 @@ ITERATION_LEARN_S = "iteration_learn_s"
 
 
 class ReplayAlgorithm(Algorithm):
-    """Base of a replay-based algorithm; subclasses set ``replay`` in ``setup`` and name the
-    key of their checkpointed state in ``STATE_KEY``."""
+    """Base of a replay-based algorithm; subclasses set ``replay`` in ``setup``, name the key
+    of their checkpointed state in ``STATE_KEY``, and implement ``store_episode``,
+    ``replay_ready``, ``updates_earned`` and ``_run_updates``. ``SYNC_INFERENCE_ONLY``: the env
+    runners hold an inference-only module (the learner's weights without its training-only
+    parts)."""
 
     STATE_KEY = "replay_algorithm"
+    SYNC_INFERENCE_ONLY = False
     replay: Any
 
     @override(Algorithm)
@@ -47,6 +59,41 @@ class ReplayAlgorithm(Algorithm):
         super().setup(config)
         self._update_credit = 0.0
         self._num_updates = 0
+
+    @override(Algorithm)
+    def training_step(self) -> None:
+        """Sample -> replay buffer -> the gradient updates earned -> sync weights to the env
+        runners. Learning starts after ``num_steps_sampled_before_learning_starts`` env steps,
+        once the buffer can serve a batch."""
+        new_steps = 0
+        for episode in self.sample_episodes():
+            new_steps += len(episode)
+            self.store_episode(episode)
+        self.metrics.log_value(REPLAY_SIZE, len(self.replay), window=1)
+
+        lifetime = self.metrics.peek((ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME), 0)
+        started = lifetime >= self.config.num_steps_sampled_before_learning_starts
+        if started and self.replay_ready():
+            num_updates = self.earn_updates(self.updates_earned(new_steps))
+            self.update_learner(num_updates, lifetime)
+
+        with self.metrics.log_time((TIMERS, SYNCH_WORKER_WEIGHTS_TIMER)):
+            self.env_runner_group.sync_weights(
+                from_worker_or_learner_group=self.learner_group,
+                inference_only=self.SYNC_INFERENCE_ONLY,
+            )
+
+    def store_episode(self, episode: Any) -> None:
+        """Add one sampled episode chunk to ``replay``."""
+        raise NotImplementedError
+
+    def replay_ready(self) -> bool:
+        """Whether ``replay`` holds enough to sample the updates' batches."""
+        raise NotImplementedError
+
+    def updates_earned(self, new_steps: int) -> float:
+        """The (fractional) gradient updates that ``new_steps`` new env steps earn."""
+        raise NotImplementedError
 
     def sample_episodes(self) -> list[Any]:
         """One round of sampling from the env runners (metrics aggregated): synchronous, or

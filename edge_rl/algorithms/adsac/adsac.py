@@ -23,11 +23,9 @@ from ray.rllib.env import INPUT_ENV_SINGLE_SPACES
 from ray.rllib.policy.sample_batch import MultiAgentBatch, SampleBatch
 from ray.rllib.utils.annotations import override
 from ray.rllib.utils.metrics import (
-    ENV_RUNNER_RESULTS,
     LEARNER_RESULTS,
     LEARNER_UPDATE_TIMER,
     NUM_ENV_STEPS_SAMPLED_LIFETIME,
-    SYNCH_WORKER_WEIGHTS_TIMER,
     TIMERS,
 )
 from ray.util import log_once
@@ -36,7 +34,6 @@ from edge_rl.algorithms.adsac.adsac_learner import DISCOUNTS, UPDATE_ORDERS
 from edge_rl.algorithms.adsac.replay import NStepReplayBuffer
 from edge_rl.algorithms.learning_rates import is_positive_number, learning_rate_error
 from edge_rl.algorithms.replay_algorithm import (
-    REPLAY_SIZE,
     ReplayAlgorithm,
     async_sampling_error,
 )
@@ -391,6 +388,7 @@ class ADSAC(ReplayAlgorithm):
     """The ADSAC algorithm: replay-based off-policy training of the diffusion actor."""
 
     STATE_KEY = ADSAC_STATE
+    SYNC_INFERENCE_ONLY = True  # the env runners' module has no critics
 
     @classmethod
     @override(Algorithm)
@@ -409,34 +407,26 @@ class ADSAC(ReplayAlgorithm):
             seed=self.config.seed,
         )
 
-    @override(Algorithm)
-    def training_step(self) -> None:
-        """Sample -> replay buffer -> gradient updates -> sync weights to the env runners."""
-        new_steps = 0
-        for episode in self.sample_episodes():
-            new_steps += len(episode)
-            self.replay.add_chunk(
-                episode.id_,
-                np.asarray(episode.get_observations()),
-                np.asarray(episode.get_actions()),
-                np.asarray(episode.get_rewards()),
-                episode.is_terminated,
-                episode.is_truncated,
-            )
-        self.metrics.log_value(REPLAY_SIZE, len(self.replay), window=1)
+    @override(ReplayAlgorithm)
+    def store_episode(self, episode: Any) -> None:
+        self.replay.add_chunk(
+            episode.id_,
+            np.asarray(episode.get_observations()),
+            np.asarray(episode.get_actions()),
+            np.asarray(episode.get_rewards()),
+            episode.is_terminated,
+            episode.is_truncated,
+        )
 
-        lifetime = self.metrics.peek((ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME), 0)
-        starts = self.config.num_steps_sampled_before_learning_starts
+    @override(ReplayAlgorithm)
+    def replay_ready(self) -> bool:
         # After a resume without the buffer, refill it a little before sampling from it.
-        enough = len(self.replay) >= max(1, min(starts, self.config.train_batch_size_per_learner))
-        if lifetime >= starts and enough:
-            num_updates = self.earn_updates(new_steps * self.config.updates_per_env_step)
-            self.update_learner(num_updates, lifetime)
+        starts = self.config.num_steps_sampled_before_learning_starts
+        return len(self.replay) >= max(1, min(starts, self.config.train_batch_size_per_learner))
 
-        with self.metrics.log_time((TIMERS, SYNCH_WORKER_WEIGHTS_TIMER)):
-            self.env_runner_group.sync_weights(
-                from_worker_or_learner_group=self.learner_group, inference_only=True
-            )
+    @override(ReplayAlgorithm)
+    def updates_earned(self, new_steps: int) -> float:
+        return new_steps * self.config.updates_per_env_step
 
     def _run_updates(self, num_updates: int, lifetime: int) -> None:
         """``num_updates`` gradient steps of one minibatch each, in a single learner call."""

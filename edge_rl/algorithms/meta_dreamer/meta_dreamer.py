@@ -31,11 +31,9 @@ from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 from ray.rllib.policy.sample_batch import MultiAgentBatch, SampleBatch
 from ray.rllib.utils.annotations import override
 from ray.rllib.utils.metrics import (
-    ENV_RUNNER_RESULTS,
     LEARNER_RESULTS,
     LEARNER_UPDATE_TIMER,
     NUM_ENV_STEPS_SAMPLED_LIFETIME,
-    SYNCH_WORKER_WEIGHTS_TIMER,
     TIMERS,
 )
 from ray.util import log_once
@@ -54,7 +52,6 @@ from edge_rl.algorithms.meta_dreamer.meta_dreamer_learner import (
 )
 from edge_rl.algorithms.meta_dreamer.sequence_replay import SequenceReplayBuffer
 from edge_rl.algorithms.replay_algorithm import (
-    REPLAY_SIZE,
     ReplayAlgorithm,
     async_sampling_error,
 )
@@ -311,35 +308,30 @@ class MetaDreamer(ReplayAlgorithm):
             with_guide=self.config.uses_guide,
         )
 
-    @override(Algorithm)
-    def training_step(self) -> None:
-        new_steps = 0
-        for episode in self.sample_episodes():
-            new_steps += len(episode)
-            states = episode.get_extra_model_outputs(key=Columns.STATE_OUT)
-            guide = guide_labels(episode.get_infos()) if self.replay.with_guide else None
-            self.replay.add_chunk(
-                episode.id_,
-                np.asarray(episode.get_observations()),
-                np.asarray(episode.get_actions()),
-                np.asarray(episode.get_rewards()),
-                {k: np.asarray(states[k]) for k in STATE_KEYS},
-                episode.is_terminated,
-                episode.is_truncated,
-                guide_actions=guide,
-            )
-        self.metrics.log_value(REPLAY_SIZE, len(self.replay), window=1)
+    @override(ReplayAlgorithm)
+    def store_episode(self, episode: Any) -> None:
+        states = episode.get_extra_model_outputs(key=Columns.STATE_OUT)
+        guide = guide_labels(episode.get_infos()) if self.replay.with_guide else None
+        self.replay.add_chunk(
+            episode.id_,
+            np.asarray(episode.get_observations()),
+            np.asarray(episode.get_actions()),
+            np.asarray(episode.get_rewards()),
+            {k: np.asarray(states[k]) for k in STATE_KEYS},
+            episode.is_terminated,
+            episode.is_truncated,
+            guide_actions=guide,
+        )
 
-        lifetime = self.metrics.peek((ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME), 0)
+    @override(ReplayAlgorithm)
+    def replay_ready(self) -> bool:
+        return self.replay.has_window(self.config.batch_length_T)
+
+    @override(ReplayAlgorithm)
+    def updates_earned(self, new_steps: int) -> float:
+        """DreamerV3's train ratio: replayed steps (B x T per update) per env step sampled."""
         cfg = self.config
-        window = cfg.batch_size_B * cfg.batch_length_T
-        started = lifetime >= cfg.num_steps_sampled_before_learning_starts
-        if started and self.replay.has_window(cfg.batch_length_T):
-            num_updates = self.earn_updates(new_steps * cfg.train_ratio / window)
-            self.update_learner(num_updates, lifetime)
-
-        with self.metrics.log_time((TIMERS, SYNCH_WORKER_WEIGHTS_TIMER)):
-            self.env_runner_group.sync_weights(from_worker_or_learner_group=self.learner_group)
+        return new_steps * cfg.train_ratio / (cfg.batch_size_B * cfg.batch_length_T)
 
     def _run_updates(self, num_updates: int, lifetime: int) -> None:
         """``num_updates`` gradient steps, each on B fresh windows of T steps.
