@@ -146,15 +146,16 @@ def run_level_groups(
     ValueError for a name that is not an ``--average`` agent, a pair of one name twice, or a pair
     given twice."""
     groups = dict(parse_average(spec) for spec in average_specs)
-    out = []
+    out, seen = [], set()
     for a, b in pairs:
         if a not in groups or b not in groups or a == b:
             raise ValueError(
                 f"--run-level {a} {b}: name two different --average agents "
                 f"(given: {', '.join(groups) or 'none'})"
             )
-        if any(list(g) == [a, b] for g in out):
+        if (a, b) in seen:
             raise ValueError(f"--run-level {a} {b}: this pair is given twice")
+        seen.add((a, b))
         out.append({a: groups[a], b: groups[b]})
     return out
 
