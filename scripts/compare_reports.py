@@ -4,6 +4,7 @@
     python scripts/compare_reports.py REPORT [REPORT ...] --paired-against NAME
                                       [--rename K:OLD=NEW ...] [--average NEW=P1,P2,...]
                                       [--run-level A B [--run-level C D ...]] [--json PATH]
+                                      [--summary-only]
 
 For comparing a policy evaluated today with the stored report of one whose checkpoint is gone:
 the reports must come from the same env family, preset and schedule; a policy that appears in
@@ -23,7 +24,10 @@ splits, sampled beyond), and rank statistics that one collapsed run cannot swing
 share of run pairs in which A's run scores lower, the rank-sum test). ``--run-level`` may be
 given several times; every pair is compared over the same joined report, and the JSON's
 ``run_level`` lists the pairs' results in the order given (reports written before session 31
-hold one pair's result as a dict there).
+hold one pair's result as a dict there). ``--summary-only`` writes the JSON without its
+per-episode records (summaries, paired differences and run-level results only; the reports
+named in ``joined_from`` hold the episodes), for a comparison whose inputs are stored anyway.
+Such a file cannot be joined again.
 """
 
 from __future__ import annotations
@@ -78,6 +82,11 @@ def load_records(
             raise ValueError(f"{path}: no such report") from None
         except json.JSONDecodeError as err:
             raise ValueError(f"{path}: not a JSON report ({err})") from None
+        if isinstance(report, dict) and report.get("summary_only"):
+            raise ValueError(
+                f"{path}: written with --summary-only, so it holds no episodes to join; join "
+                f"the reports it names in 'joined_from' instead"
+            )
         if not isinstance(report, dict) or "episodes" not in report:
             raise ValueError(f"{path}: not an `edge-rl evaluate` report (no 'episodes')")
         this = {k: report.get(k) for k in ("env", "preset", "world_seed", "schedule")}
@@ -222,7 +231,12 @@ def main(argv: list[str] | None = None) -> int:
                    help="compare --average agents A and B over their training runs "
                         "(may be given several times)")  # fmt: skip
     p.add_argument("--json", type=Path, default=None, help="write the joined report here")
+    p.add_argument("--summary-only", action="store_true",
+                   help="with --json: no per-episode records (the inputs hold them)")  # fmt: skip
     args = p.parse_args(argv)
+    if args.summary_only and args.json is None:
+        print("error: --summary-only says what --json writes; give --json PATH", file=sys.stderr)
+        return 2
     try:
         renames = parse_renames(args.rename, len(args.reports))
         header, records = load_records(args.reports, renames)
@@ -255,6 +269,9 @@ def main(argv: list[str] | None = None) -> int:
             env, header["preset"], records, header["world_seed"], extra,
             (args.paired_against, paired),
         )  # fmt: skip
+        if args.summary_only:
+            del report["episodes"]
+            report["summary_only"] = True
         print(f"wrote {write_json(report, args.json)}")
     return 0
 

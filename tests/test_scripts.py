@@ -257,6 +257,22 @@ def test_compare_reports_joins_episodes_and_checks_they_match(tmp_path: Path) ->
                     "--run-level", "x", "y", "--run-level", "x", "y")  # fmt: skip
     assert proc.returncode == 2 and "this pair is given twice" in proc.stderr
 
+    # --summary-only: the same file without the episodes, which cannot be joined again
+    slim = tmp_path / "slim.json"
+    proc = _compare(ra, rb, "--average", *groups, "--paired-against", "random",
+                    "--run-level", "x", "y", "--run-level", "w", "x", "--json", slim,
+                    "--summary-only")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    full, summary = json.loads(out.read_text()), json.loads(slim.read_text())
+    assert "episodes" not in summary and summary.pop("summary_only") is True
+    del full["episodes"]
+    assert summary == full
+    proc = _compare(slim, ra, "--paired-against", "random")
+    assert proc.returncode == 2 and "written with --summary-only" in proc.stderr
+    assert "joined_from" in proc.stderr
+    proc = _compare(ra, "--paired-against", "random", "--summary-only")
+    assert proc.returncode == 2 and "give --json PATH" in proc.stderr
+
 
 def test_meta_rl_study_compares_agents_over_training_runs(tmp_path: Path) -> None:
     """`scripts/meta_rl_study.sh compare` finds each agent's runs of TRAIN_SEEDS and compares
