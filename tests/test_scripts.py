@@ -628,3 +628,33 @@ def test_lb_imitation_probe_copies_least_observed_load(tmp_path: Path) -> None:
 )
 def test_lb_imitation_probe_rejects_bad_input(argv: list[str], message: str) -> None:
     _assert_script_rejects("lb_imitation_probe.py", argv, message)
+
+
+def test_device_checks_runs_every_step_and_refuses_a_missing_gpu(tmp_path: Path) -> None:
+    """`scripts/device_checks.sh` (the GPU figures in one call) as a CPU smoke run: every figure
+    file is written; asked for a GPU that is not there, or given a stray argument, it says why."""
+    script = str(ROOT / "scripts" / "device_checks.sh")
+    env = {**os.environ, "PYTHON": sys.executable, "DEVICE": "cpu", "QUICK": "1",
+           "OUT": str(tmp_path / "out"), "OMP_NUM_THREADS": "1"}  # fmt: skip
+    proc = subprocess.run(["bash", script], env=env, capture_output=True, text=True, timeout=600,
+                          check=False)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    learner = json.loads((tmp_path / "out" / "bench_policy_learner.json").read_text())
+    assert set(learner["learner_updates_per_s"]) == {
+        "paper-adsac depth0 (D2SAC)", "paper-adsac depth1 width64", "paper-adsac depth1 width256"
+    }  # fmt: skip
+    for size in ("small", "default"):
+        bench = json.loads((tmp_path / "out" / f"bench_meta_dreamer_{size}.json").read_text())
+        assert bench["setup"]["model_size"] == size and bench["setup"]["device"] == "cpu"
+        assert bench["by_starts"]["256"]["updates_per_s"] > 0
+    assert "torch" in (tmp_path / "out" / "env.txt").read_text()
+
+    import torch
+
+    if not torch.cuda.is_available():
+        proc = subprocess.run(["bash", script], env={**env, "DEVICE": "cuda"},
+                              capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+        assert proc.returncode == 2 and "torch sees no GPU" in proc.stderr
+    proc = subprocess.run(["bash", script, "--wheels"], env=env, capture_output=True, text=True,
+                          timeout=60, check=False)  # fmt: skip
+    assert proc.returncode == 2 and "usage:" in proc.stderr
