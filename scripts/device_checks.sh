@@ -22,8 +22,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 GYMNASIUM=gymnasium==1.2.2  # as pinned in pyproject.toml
 
+PY=${PYTHON:-python3}
 if [[ "${1:-}" == "--fetch-wheels" ]]; then
-    python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 \
+    "$PY" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 \
         --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 \
         -d .whl "$GYMNASIUM" farama-notifications==0.0.6
     ls -l .whl
@@ -35,7 +36,6 @@ fi
 
 DEVICE=${DEVICE:-cuda}
 OUT=${OUT:-results/device}
-PY=${PYTHON:-python3}
 mkdir -p "$OUT"
 if ! "$PY" -c "import gymnasium" 2>/dev/null; then
     if ! ls .whl/*.whl > /dev/null 2>&1; then
