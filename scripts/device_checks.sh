@@ -20,10 +20,12 @@
 # here is the one the RLlib learners call (edge_rl/models), on random inputs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-GYMNASIUM=gymnasium==1.2.2  # as pinned in pyproject.toml
+# the version pyproject.toml pins, read from it so the two cannot drift apart
+GYMNASIUM=$(grep -o '"gymnasium==[^"]*"' pyproject.toml | tr -d '"' || true)
 
 PY=${PYTHON:-python3}
 if [[ "${1:-}" == "--fetch-wheels" ]]; then
+    [[ -n "$GYMNASIUM" ]] || { echo "error: no gymnasium==VERSION pin in pyproject.toml" >&2; exit 2; }
     "$PY" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 \
         --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 \
         -d .whl "$GYMNASIUM" farama-notifications==0.0.6
@@ -48,8 +50,10 @@ if ! "$PY" -c "import gymnasium" 2>/dev/null; then
     export PYTHONPATH=/tmp/device_site
 fi
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
-if [[ "$DEVICE" == cuda* ]] && ! "$PY" -c "import torch, sys; sys.exit(not torch.cuda.is_available())"; then
-    echo "error: DEVICE=$DEVICE but torch sees no GPU; DEVICE=cpu runs the same checks on the CPU" >&2
+HAS_GPU="import torch, sys; sys.exit(not torch.cuda.is_available())"
+if [[ "$DEVICE" == cuda* ]] && ! "$PY" -c "$HAS_GPU"; then
+    echo "error: DEVICE=$DEVICE but torch sees no GPU;" \
+        "DEVICE=cpu runs the same checks on the CPU" >&2
     exit 2
 fi
 
