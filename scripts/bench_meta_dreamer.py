@@ -2,7 +2,7 @@
 
     python scripts/bench_meta_dreamer.py [--starts 0 256 128] [--threads 1] [--updates 5]
         [--model-size small] [--actor-head servers] [--reward-input deter] [--device cpu|cuda]
-        [--json PATH]
+        [--compile] [--json PATH]
 
 One update is what ``MetaDreamerTorchLearner`` computes on a batch of B windows of T steps:
 the posterior rollout (observe), the world-model loss, imagination of H steps, the actor-critic
@@ -11,6 +11,11 @@ trials (small model, servers actor head, reward from h, B=16, T=64, H=15, 10 ser
 milliseconds per update and per phase, and the env steps per second the learner alone allows at
 ``--train-ratio`` (B*T/train_ratio env steps earn one update); ``--json`` writes the same.
 No Ray; random inputs of the trial observation's layout (timing does not depend on them).
+
+``--compile`` also times the update with its losses through ``torch.compile`` (``update_losses``,
+what the learner runs with ``compile_update=true``): the first call's seconds (compiling, or
+loading Inductor's on-disk cache, ``TORCHINDUCTOR_CACHE_DIR``) and milliseconds per update after
+it, against the eager update's total.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from edge_rl.models.world_model import (  # noqa: E402
     actor_critic_loss,
     imagine,
     observe_sequence,
+    update_losses,
     world_model_loss,
 )
 from edge_rl.models.world_model.networks import ACTOR_HEADS, REWARD_INPUTS  # noqa: E402
@@ -93,6 +99,33 @@ def time_updates(
     return {name: total / updates for name, total in totals.items()}, imag["actions"].shape[1]
 
 
+def time_compiled_updates(
+    losses_fn,
+    nets: MetaDreamerNets,
+    batch: dict,
+    losses: DreamerLossConfig,
+    starts: int,
+    updates: int,
+    device: torch.device,
+) -> tuple[float, float]:
+    """(seconds of the first update, which compiles or loads the cache; mean seconds per update
+    of the ``updates`` after it) with ``losses_fn`` standing for the four loss phases."""
+    opt = torch.optim.Adam(nets.parameters(), lr=1e-4)
+    seconds = []
+    for _ in range(updates + 1):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        _, loss_wm, _, loss_ac, _ = losses_fn(nets, batch, losses, starts)
+        opt.zero_grad()
+        (loss_wm + loss_ac).backward()
+        opt.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        seconds.append(time.perf_counter() - t0)
+    return seconds[0], sum(seconds[1:]) / updates
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--starts", type=int, nargs="+", default=[0, 256, 128])
@@ -107,6 +140,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--horizon", type=int, default=15)
     parser.add_argument("--train-ratio", type=float, default=32.0)
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    parser.add_argument(
+        "--compile", action="store_true", help="also time the update through torch.compile"
+    )
     parser.add_argument("--json", default=None, help="write the figures to this JSON file")
     args = parser.parse_args(argv)
     for name in ("updates", "threads", "servers", "batch_size_B", "batch_length_T", "horizon"):
@@ -141,6 +177,7 @@ def main(argv: list[str] | None = None) -> dict:
         },
         "by_starts": {},
     }
+    compiled = torch.compile(update_losses, dynamic=False) if args.compile else None
     for starts in args.starts:
         phases, imagined = time_updates(nets, batch, losses, starts, args.updates, device)
         total = sum(phases.values())
@@ -151,6 +188,16 @@ def main(argv: list[str] | None = None) -> dict:
             "learner_env_steps_per_s": env_steps_per_update / total,
             **{f"ms_{name}": 1000 * value for name, value in phases.items()},
         }
+        if args.compile:
+            first, mean = time_compiled_updates(
+                compiled, nets, batch, losses, starts, args.updates, device
+            )
+            figures |= {
+                "compiled_first_update_s": first,
+                "compiled_ms_per_update": 1000 * mean,
+                "compiled_updates_per_s": 1 / mean,
+                "compiled_speedup": total / mean,
+            }
         results["by_starts"][str(starts)] = figures
         print(f"imagine_starts={starts}")
         print_figures(figures)

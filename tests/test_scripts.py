@@ -60,6 +60,28 @@ def test_bench_meta_dreamer_times_each_phase_and_fewer_starts(tmp_path: Path) ->
     _assert_script_rejects("bench_meta_dreamer.py", ["--updates", "0"], "--updates 0: must be")
 
 
+def test_bench_meta_dreamer_compile_times_the_compiled_update(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    env = {**os.environ, "TORCHINDUCTOR_CACHE_DIR": str(tmp_path / "inductor")}
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "bench_meta_dreamer.py"), "--model-size", "debug",
+         "--batch-size-B", "2", "--batch-length-T", "4", "--horizon", "2", "--updates", "2",
+         "--starts", "4", "--compile", "--json", str(out)],
+        capture_output=True, text=True, timeout=600, check=False, env=env,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    figures = json.loads(out.read_text())["by_starts"]["4"]
+    assert figures["compiled_first_update_s"] > 0
+    assert figures["compiled_updates_per_s"] == pytest.approx(
+        1000 / figures["compiled_ms_per_update"]
+    )
+    assert figures["compiled_speedup"] == pytest.approx(
+        figures["ms_per_update"] / figures["compiled_ms_per_update"]
+    )
+    assert "compiled_ms_per_update" in proc.stdout
+    assert any((tmp_path / "inductor").iterdir())  # the cache went where it was told
+
+
 def _fake_run(path: Path, algo: str, returns: list[float]) -> None:
     path.mkdir(parents=True)
     (path / "run.json").write_text(json.dumps({"spec": {"algo": algo}, "config": {}}))

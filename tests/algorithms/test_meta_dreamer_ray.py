@@ -110,6 +110,40 @@ def test_one_iteration_and_checkpoint_round_trip(ray_session, tmp_path: Path) ->
     assert torch.equal(policy._state["h"], first["h"])
 
 
+def test_compile_update_runs_the_losses_through_torch_compile(
+    ray_session, monkeypatch, tmp_path: Path
+) -> None:
+    """compile_update=True: the learner's losses come from the compiled ``update_losses`` (the
+    counter sees every call go through the compiled function) and training goes on."""
+    from edge_rl.algorithms.meta_dreamer.torch import meta_dreamer_torch_learner as learner_mod
+
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "inductor"))
+    calls = {"compile": 0, "compiled": 0}
+    real_compile = torch.compile
+
+    def counting_compile(fn, **kwargs):
+        calls["compile"] += 1
+        compiled = real_compile(fn, **kwargs)
+
+        def wrapper(*args):
+            calls["compiled"] += 1
+            return compiled(*args)
+
+        return wrapper
+
+    monkeypatch.setattr(learner_mod.torch, "compile", counting_compile)
+    algo = _config().training(compile_update=True, horizon=2).build_algo()
+    try:
+        for _ in range(3):
+            result = algo.train()
+    finally:
+        algo.stop()
+        torch._dynamo.reset()
+    updates = result["num_gradient_updates_lifetime"]
+    assert updates >= 2 and calls == {"compile": 1, "compiled": updates}
+    assert np.isfinite(result["learners"]["default_policy"]["world_model_loss"])
+
+
 def test_async_sampling_trains_with_a_remote_runner(ray_session) -> None:
     # (and imagination from 6 of the batch's 16 real steps: imagine_starts reaches the learner)
     config = _config(num_env_runners=1).training(async_sampling=True, imagine_starts=6)
@@ -173,6 +207,8 @@ def test_bad_settings_name_the_fix() -> None:
         _config().training(guide_weight=-1).validate()
     with pytest.raises(ValueError, match="guide_weight=.*starts at env step 0"):
         _config().training(guide_weight=[[5, 1.0], [10, 0.0]]).validate()
+    with pytest.raises(ValueError, match="compile_update='yes': must be true or false"):
+        _config().training(compile_update="yes").validate()
 
 
 def test_reward_input_reaches_the_module() -> None:

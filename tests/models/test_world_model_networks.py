@@ -307,3 +307,41 @@ def test_guide_loss_teaches_the_actor_a_rule_of_the_observation():
         optimizer.step()
     _, after = guide_loss(nets, observe_sequence(nets, batch), labels)
     assert before < 0.6 and after > 0.95, (before, after)
+
+
+def test_update_losses_compiled_equal_the_eager_ones(monkeypatch, tmp_path):
+    """``update_losses`` through ``torch.compile`` (what ``compile_update`` runs) gives the eager
+    losses, metrics, gradients and return-scale update; Inductor draws random numbers as eager
+    torch does here (``fallback_random``), so the sampled latents and actions are the same."""
+    import torch._inductor.config as inductor_config
+
+    from edge_rl.models.world_model import update_losses
+
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "inductor"))
+    monkeypatch.setattr(inductor_config, "fallback_random", True)
+    torch._dynamo.reset()
+    cfg = DreamerLossConfig(horizon=2)
+
+    def run(fn) -> tuple:
+        torch.manual_seed(0)
+        nets = MetaDreamerNets(OBS, ACTIONS, WORLD_MODEL_PRESETS["debug"])
+        batch = _batch(nets, T=3, B=2)
+        torch.manual_seed(1)
+        _, loss_wm, wm_metrics, loss_ac, ac_metrics = fn(nets, batch, cfg, 4)
+        (loss_wm + loss_ac).backward()
+        grads = {k: p.grad.clone() for k, p in nets.named_parameters() if p.grad is not None}
+        return loss_wm, loss_ac, {**wm_metrics, **ac_metrics}, grads, nets.agent.return_scale
+
+    eager = run(update_losses)
+    compiled = run(torch.compile(update_losses, dynamic=False))
+    torch._dynamo.reset()
+    for a, b in zip(eager[:2], compiled[:2], strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+    assert eager[2].keys() == compiled[2].keys()
+    for key in eager[2]:
+        torch.testing.assert_close(eager[2][key], compiled[2][key], rtol=1e-4, atol=1e-5)
+    assert eager[3].keys() == compiled[3].keys() and len(eager[3]) > 10
+    for key in eager[3]:
+        torch.testing.assert_close(eager[3][key], compiled[3][key], rtol=1e-3, atol=1e-5)
+    assert float(eager[4]) != 1.0  # the EMA moved, and the compiled graph moved it alike
+    torch.testing.assert_close(eager[4], compiled[4])

@@ -102,6 +102,10 @@ class MetaDreamerConfig(AlgorithmConfig):
         num_steps_sampled_before_learning_starts (2000), grad_clip (100, per optimizer),
         checkpoint_replay_buffer (True), async_sampling (False; True: remote env runners
         sample their next fragment while the learner updates, see ReplayAlgorithm).
+    Speed: compile_update (False; True: the learner runs the update's losses through
+        ``torch.compile``, see MetaDreamerTorchLearner: minutes of compiling in the first
+        process on a machine, seconds once Inductor's on-disk cache holds the graph; measured
+        in docs/history/load-balance.md, session 33).
     """
 
     def __init__(self, algo_class: type | None = None) -> None:
@@ -137,6 +141,7 @@ class MetaDreamerConfig(AlgorithmConfig):
         self.num_steps_sampled_before_learning_starts = 2000
         self.checkpoint_replay_buffer = True
         self.async_sampling = False
+        self.compile_update = False
         self.grad_clip = 100.0
         self.grad_clip_by = "global_norm"
         self.lr = None
@@ -177,6 +182,7 @@ class MetaDreamerConfig(AlgorithmConfig):
         num_steps_sampled_before_learning_starts: int = NotProvided,
         checkpoint_replay_buffer: bool = NotProvided,
         async_sampling: bool = NotProvided,
+        compile_update: bool = NotProvided,
         **kwargs: Any,
     ) -> MetaDreamerConfig:
         """Set Meta-Dreamer's settings (see the class docstring) and AlgorithmConfig's own."""
@@ -280,6 +286,8 @@ class MetaDreamerConfig(AlgorithmConfig):
                 "add --set env.guide_policy=size-interval (any load-balancing heuristic's name; "
                 "env load-balance-trials) or set guide_weight=0"
             )
+        if not isinstance(self.compile_update, bool):
+            bad(f"compile_update={self.compile_update!r}: must be true or false")
         error = async_sampling_error(self)
         if error:
             bad(error)

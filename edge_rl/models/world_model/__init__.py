@@ -16,6 +16,7 @@ from edge_rl.models.world_model.training import (
     guide_loss,
     imagine,
     observe_sequence,
+    update_losses,
     world_model_loss,
 )
 
@@ -29,5 +30,6 @@ __all__ = [
     "guide_loss",
     "imagine",
     "observe_sequence",
+    "update_losses",
     "world_model_loss",
 ]

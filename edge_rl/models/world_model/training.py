@@ -9,6 +9,8 @@
                           regulariser
     guide_loss            the actor's cross-entropy on a heuristic's actions at real steps
                           (optional guidance, DAgger-style labels)
+    update_losses         the first four in a row: one update's world-model and actor-critic
+                          losses (the unit the learner may hand to ``torch.compile``)
 
 Batches are time-major (T, B): ``obs`` o_t, ``prev_actions`` a_{t-1} (-1 at a trial's start),
 ``rewards`` r_{t-1} (the reward received on entering o_t; 0 at a trial's start), ``continues``
@@ -221,6 +223,26 @@ def actor_critic_loss(
         "return_scale": ag.return_scale.detach().clone(),
     }
     return actor + critic, metrics
+
+
+def update_losses(
+    nets: MetaDreamerNets,
+    batch: dict[str, torch.Tensor],
+    cfg: DreamerLossConfig,
+    starts: int = 0,
+) -> tuple[dict[str, torch.Tensor], torch.Tensor, dict, torch.Tensor, dict]:
+    """One update's losses: ``observe_sequence``, ``world_model_loss``, ``imagine`` (from
+    ``starts`` real steps, 0 = all) and ``actor_critic_loss``, in that order.
+
+    Returns (seq, world-model loss, its metrics, actor-critic loss, its metrics). A plain
+    function of the nets and a batch, so ``torch.compile`` can take it whole: the loops over
+    T real and H imagined steps unroll into one graph (``MetaDreamerConfig.compile_update``).
+    """
+    seq = observe_sequence(nets, batch)
+    loss_wm, wm_metrics = world_model_loss(nets, batch, seq, cfg)
+    imag = imagine(nets, seq, cfg.horizon, starts=starts)
+    loss_ac, ac_metrics = actor_critic_loss(nets, imag, cfg)
+    return seq, loss_wm, wm_metrics, loss_ac, ac_metrics
 
 
 def guide_loss(
