@@ -60,6 +60,13 @@ def _batch(nets: MetaDreamerNets, T: int, B: int, device: torch.device) -> dict:
     return {k: v.to(device) for k, v in batch.items()}
 
 
+def _now(device: torch.device) -> float:
+    """perf_counter after the device's queued work has finished."""
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter()
+
+
 def time_updates(
     nets: MetaDreamerNets,
     batch: dict,
@@ -71,28 +78,22 @@ def time_updates(
     """Mean seconds per phase over ``updates`` updates (after one untimed warm-up update), and
     the number of imagined rollouts per update (as ``imagine`` resolved ``starts``)."""
     opt = torch.optim.Adam(nets.parameters(), lr=1e-4)
-
-    def sync() -> float:
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        return time.perf_counter()
-
     totals = dict.fromkeys(PHASES, 0.0)
     for i in range(updates + 1):
-        marks = [sync()]
+        marks = [_now(device)]
         seq = observe_sequence(nets, batch)
-        marks.append(sync())
+        marks.append(_now(device))
         loss_wm, _ = world_model_loss(nets, batch, seq, losses)
-        marks.append(sync())
+        marks.append(_now(device))
         imag = imagine(nets, seq, losses.horizon, starts=starts)
-        marks.append(sync())
+        marks.append(_now(device))
         loss_ac, _ = actor_critic_loss(nets, imag, losses)
-        marks.append(sync())
+        marks.append(_now(device))
         opt.zero_grad()
         (loss_wm + loss_ac).backward()
-        marks.append(sync())
+        marks.append(_now(device))
         opt.step()
-        marks.append(sync())
+        marks.append(_now(device))
         if i:  # the first update warms up allocators and kernels
             for name, t0, t1 in zip(PHASES, marks[:-1], marks[1:], strict=True):
                 totals[name] += t1 - t0
@@ -113,16 +114,12 @@ def time_compiled_updates(
     opt = torch.optim.Adam(nets.parameters(), lr=1e-4)
     seconds = []
     for _ in range(updates + 1):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
+        t0 = _now(device)
         _, loss_wm, _, loss_ac, _ = losses_fn(nets, batch, losses, starts)
         opt.zero_grad()
         (loss_wm + loss_ac).backward()
         opt.step()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        seconds.append(time.perf_counter() - t0)
+        seconds.append(_now(device) - t0)
     return seconds[0], sum(seconds[1:]) / updates
 
 
