@@ -144,6 +144,21 @@ def test_compile_update_runs_the_losses_through_torch_compile(
     assert np.isfinite(result["learners"]["default_policy"]["world_model_loss"])
 
 
+def test_replay_value_reaches_the_learner(ray_session) -> None:
+    """replay_value > 0: the learner adds the critic's loss on the replayed real steps (its
+    metrics appear) and trains on."""
+    algo = _config().training(replay_value=0.3, horizon=2).build_algo()
+    try:
+        for _ in range(3):
+            result = algo.train()
+    finally:
+        algo.stop()
+    learner = result["learners"]["default_policy"]
+    assert result["num_gradient_updates_lifetime"] >= 2
+    assert np.isfinite(learner["replay_value_loss"]) and learner["replay_value_loss"] > 0
+    assert np.isfinite(learner["critic_loss"])
+
+
 def test_async_sampling_trains_with_a_remote_runner(ray_session) -> None:
     # (and imagination from 6 of the batch's 16 real steps: imagine_starts reaches the learner)
     config = _config(num_env_runners=1).training(async_sampling=True, imagine_starts=6)
@@ -209,6 +224,9 @@ def test_bad_settings_name_the_fix() -> None:
         _config().training(guide_weight=[[5, 1.0], [10, 0.0]]).validate()
     with pytest.raises(ValueError, match="compile_update='yes': must be true or false"):
         _config().training(compile_update="yes").validate()
+    for bad in (-0.3, "0.3", True):
+        with pytest.raises(ValueError, match="replay_value=.*must be a number >= 0"):
+            _config().training(replay_value=bad).validate()
 
 
 def test_reward_input_reaches_the_module() -> None:

@@ -345,3 +345,93 @@ def test_update_losses_compiled_equal_the_eager_ones(monkeypatch, tmp_path):
         torch.testing.assert_close(eager[3][key], compiled[3][key], rtol=1e-3, atol=1e-5)
     assert float(eager[4]) != 1.0  # the EMA moved, and the compiled graph moved it alike
     torch.testing.assert_close(eager[4], compiled[4])
+
+
+def _terminal_batch(nets: MetaDreamerNets, rewards: torch.Tensor) -> dict:
+    """A batch of one trial per column that ends at o_3 (continues[3] = 0) of T = 4 steps."""
+    batch = _batch(nets, T=4, B=rewards.shape[1])
+    batch["rewards"] = rewards
+    batch["continues"] = torch.tensor([1.0, 1.0, 1.0, 0.0]).unsqueeze(1).expand(4, -1).clone()
+    return batch
+
+
+def test_replay_value_loss_is_the_critic_on_real_lambda_returns_and_trains_only_it():
+    from edge_rl.models.world_model import replay_value_loss
+    from edge_rl.models.world_model.functions import two_hot_decode, two_hot_loss
+
+    torch.manual_seed(0)
+    nets = MetaDreamerNets(OBS, ACTIONS, WORLD_MODEL_PRESETS["debug"])
+    batch = _batch(nets, T=6, B=3)
+    batch["continues"][3, 1] = 0.0  # column 1: o_3 ends a trial, o_4 starts the next
+    seq = observe_sequence(nets, batch)
+    cfg = DreamerLossConfig(gamma=0.9, lam=0.8, slow_reg=0.5)
+    loss, metrics = replay_value_loss(nets, batch, seq, cfg)
+
+    feat, m, bins = seq["feat"].detach(), seq["m"].detach(), nets.world_model.bins
+    logits = nets.agent.value_logits(feat, m).detach()
+    v = two_hot_decode(logits, bins)
+    r, c = batch["rewards"], batch["continues"]
+    ret = [None] * 5
+    following = v[5]
+    for t in reversed(range(5)):  # R_t = r_{t+1} + gamma c_{t+1} ((1 - lam) v_{t+1} + lam R_{t+1})
+        following = r[t + 1] + 0.9 * c[t + 1] * (0.2 * v[t + 1] + 0.8 * following)
+        ret[t] = following
+    ret = torch.stack(ret)
+    slow = two_hot_decode(nets.agent.value_logits(feat[:5], m[:5], slow=True), bins).detach()
+    per_step = two_hot_loss(logits[:5], ret, bins) + 0.5 * two_hot_loss(logits[:5], slow, bins)
+    acting = torch.ones(5, 3)
+    acting[3, 1] = 0.0  # no action at the trial's last observation
+    expected = (per_step * acting).sum() / acting.sum()
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    assert metrics["replay_return"].item() == pytest.approx(ret.mean().item(), rel=1e-5)
+
+    loss.backward()
+    assert all(p.grad is None for p in nets.world_model.parameters())
+    assert all(p.grad is None for p in nets.agent.actor.parameters())
+    assert all(p.grad is None for p in nets.agent.memory.parameters())
+    assert all(p.grad is None for p in nets.agent.slow_critic.parameters())
+    critic = list(nets.agent.critic.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in critic)
+
+
+def test_replay_value_loss_fits_the_critic_to_the_real_returns():
+    """With lambda = 1 and the trial ending inside the window the targets bootstrap nothing:
+    R_2 = r_3, R_1 = r_2 + gamma r_3, R_0 = r_1 + gamma r_2 + gamma^2 r_3 (the reward of the
+    action at o_t arrives with o_{t+1}). Fitting the critic on them alone reaches those values."""
+    from edge_rl.models.world_model import replay_value_loss
+    from edge_rl.models.world_model.functions import two_hot_decode
+
+    torch.manual_seed(0)
+    nets = MetaDreamerNets(OBS, ACTIONS, WORLD_MODEL_PRESETS["debug"])
+    rewards = torch.tensor([[0.0, 0.0], [-1.0, -4.0], [-2.0, 0.0], [-3.0, -8.0]])
+    batch = _terminal_batch(nets, rewards)
+    cfg = DreamerLossConfig(gamma=0.5, lam=1.0, slow_reg=0.0)
+    with torch.no_grad():
+        seq = observe_sequence(nets, batch)
+    expected = torch.tensor([[-2.75, -6.0], [-3.5, -4.0], [-3.0, -8.0]])
+    opt = torch.optim.Adam(nets.agent.critic.parameters(), lr=3e-3)
+    for _ in range(500):
+        loss, _ = replay_value_loss(nets, batch, seq, cfg)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    values = two_hot_decode(
+        nets.agent.value_logits(seq["feat"][:3], seq["m"][:3]), nets.world_model.bins
+    )
+    assert torch.allclose(values, expected, atol=0.15), values
+
+
+def test_update_losses_add_the_weighted_replay_value_loss():
+    from edge_rl.models.world_model import replay_value_loss, update_losses
+
+    nets = MetaDreamerNets(OBS, ACTIONS, WORLD_MODEL_PRESETS["debug"])
+    batch = _batch(nets)
+    torch.manual_seed(3)
+    seq, _, _, plain, plain_metrics = update_losses(nets, batch, DreamerLossConfig(horizon=3))
+    assert "replay_value_loss" not in plain_metrics
+    torch.manual_seed(3)
+    cfg = DreamerLossConfig(horizon=3, replay_value=0.3)
+    _, _, _, weighted, metrics = update_losses(nets, batch, cfg)
+    extra, _ = replay_value_loss(nets, batch, seq, cfg)
+    assert weighted.item() == pytest.approx(plain.item() + 0.3 * extra.item(), rel=1e-5)
+    assert metrics["replay_value_loss"].item() == pytest.approx(extra.item(), rel=1e-5)

@@ -86,7 +86,10 @@ class MetaDreamerConfig(AlgorithmConfig):
         which cuts the actor-critic share of an update, most of its CPU time, in proportion),
         gamma (0.997 per job decision), lambda_ (0.95),
         entropy_coeff (3e-4), actor_lr and critic_lr (3e-5), slow_critic_rate (0.02, EMA rate
-        of the slow critic per update), slow_critic_reg (1.0), return_decay (0.99).
+        of the slow critic per update), slow_critic_reg (1.0), return_decay (0.99),
+        replay_value (0: off; > 0 also fits the critic on the replayed real steps toward
+        lambda-returns of the real rewards, with this weight; DreamerV3's current public code
+        does so with 0.3, see ``replay_value_loss`` in edge_rl/models/world_model/training.py).
     Every learning rate may also be a schedule in env steps, RLlib's [[0, lr0], [steps, lr1], ...]
         (linear in between, the last value after the last point; see
         edge_rl/algorithms/learning_rates.py).
@@ -133,6 +136,7 @@ class MetaDreamerConfig(AlgorithmConfig):
         self.slow_critic_rate = 0.02
         self.slow_critic_reg = 1.0
         self.return_decay = 0.99
+        self.replay_value = 0.0
         self.guide_weight: float | list = 0.0
         self.batch_size_B = 16
         self.batch_length_T = 64
@@ -174,6 +178,7 @@ class MetaDreamerConfig(AlgorithmConfig):
         slow_critic_rate: float = NotProvided,
         slow_critic_reg: float = NotProvided,
         return_decay: float = NotProvided,
+        replay_value: float = NotProvided,
         guide_weight: float | list = NotProvided,
         batch_size_B: int = NotProvided,
         batch_length_T: int = NotProvided,
@@ -277,6 +282,9 @@ class MetaDreamerConfig(AlgorithmConfig):
         for name in ("free_bits", "dyn_scale", "rep_scale", "entropy_coeff", "slow_critic_reg"):
             if getattr(self, name) < 0:
                 bad(f"{name}={getattr(self, name)}: must be >= 0")
+        rv = self.replay_value
+        if isinstance(rv, bool) or not isinstance(rv, int | float | np.number) or rv < 0:
+            bad(f"replay_value={rv!r}: must be a number >= 0 (0 = off; DreamerV3's code: 0.3)")
         error = weight_schedule_error("guide_weight", self.guide_weight)
         if error:
             bad(error)

@@ -16,6 +16,7 @@ from edge_rl.models.world_model.training import (
     guide_loss,
     imagine,
     observe_sequence,
+    replay_value_loss,
     update_losses,
     world_model_loss,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "guide_loss",
     "imagine",
     "observe_sequence",
+    "replay_value_loss",
     "update_losses",
     "world_model_loss",
 ]

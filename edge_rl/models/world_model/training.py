@@ -7,10 +7,14 @@
     actor_critic_loss     REINFORCE with lambda-returns scaled by max(1, EMA(P95 - P5)), entropy
                           bonus; two-hot critic toward the lambda-returns plus a slow-critic
                           regulariser
+    replay_value_loss     the critic also on the real (replayed) steps, toward lambda-returns of
+                          the real rewards (the replay value loss of DreamerV3's current code;
+                          optional, ``DreamerLossConfig.replay_value``)
     guide_loss            the actor's cross-entropy on a heuristic's actions at real steps
                           (optional guidance, DAgger-style labels)
-    update_losses         the first four in a row: one update's world-model and actor-critic
-                          losses (the unit the learner may hand to ``torch.compile``)
+    update_losses         observe, world model, imagine, actor-critic (and the replay value
+                          loss when weighted): one update's losses (the unit the learner may
+                          hand to ``torch.compile``)
 
 Batches are time-major (T, B): ``obs`` o_t, ``prev_actions`` a_{t-1} (-1 at a trial's start),
 ``rewards`` r_{t-1} (the reward received on entering o_t; 0 at a trial's start), ``continues``
@@ -50,6 +54,8 @@ class DreamerLossConfig:
         entropy: actor entropy bonus (3e-4).
         slow_reg: weight of the slow-critic regulariser (1.0).
         return_decay: EMA decay of the return range (0.99).
+        replay_value: weight of ``replay_value_loss`` (0: off, the paper's DreamerV3; its
+            current public code trains the critic on replayed steps too, weighted 0.3).
     """
 
     dyn_scale: float = 0.5
@@ -61,6 +67,7 @@ class DreamerLossConfig:
     entropy: float = 3e-4
     slow_reg: float = 1.0
     return_decay: float = 0.99
+    replay_value: float = 0.0
 
 
 def _onehot(actions: torch.Tensor, num_actions: int) -> torch.Tensor:
@@ -225,6 +232,53 @@ def actor_critic_loss(
     return actor + critic, metrics
 
 
+def replay_value_loss(
+    nets: MetaDreamerNets,
+    batch: dict[str, torch.Tensor],
+    seq: dict[str, torch.Tensor],
+    cfg: DreamerLossConfig,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """The critic on the real steps of the batch, toward TD(lambda) returns of real rewards.
+
+    Imagination trains the critic only on the world model's predicted rewards, H steps deep;
+    rare, costly events (a huge job on a slow server) enter its targets only as the model
+    imagines them. Here the critic is also fit on the posterior states of the replayed
+    windows: with the batch's convention (``rewards[t]`` received on entering o_t,
+    ``continues[t]`` = 0 when o_t ends a terminated trial), for t = 0..T-2::
+
+        R_t = rewards[t+1] + gamma continues[t+1] ((1 - lam) v(s_{t+1}) + lam R_{t+1}),
+        R_{T-1} = v(s_{T-1})
+
+    with v the critic's own (detached) values, as DreamerV3's code (``repl_loss``, slowtar
+    False; it bootstraps from imagined returns, which exist here only at the imagined
+    starts). Steps whose o_t ends a trial take no action and carry no loss. The same two-hot
+    loss and slow-critic regulariser as in ``actor_critic_loss``; features and memory are
+    detached, so only the critic learns from it. Returns (loss, metrics).
+    """
+    wm, ag = nets.world_model, nets.agent
+    feat_TBF = seq["feat"].detach()
+    m_TBM = seq["m"].detach()
+    value_logits_TBK = ag.value_logits(feat_TBF, m_TBM)
+    with torch.no_grad():
+        values_TB = two_hot_decode(value_logits_TBK, wm.bins)
+        returns_TB = lambda_returns(
+            batch["rewards"][1:].float(),
+            batch["continues"][1:].float(),
+            values_TB[:-1],
+            values_TB[-1],
+            cfg.gamma,
+            cfg.lam,
+        )
+        slow_TB = two_hot_decode(ag.value_logits(feat_TBF[:-1], m_TBM[:-1], slow=True), wm.bins)
+        acting_TB = batch["continues"][:-1].float()
+    logits_TBK = value_logits_TBK[:-1]
+    loss_TB = two_hot_loss(logits_TBK, returns_TB, wm.bins)
+    loss_TB = loss_TB + cfg.slow_reg * two_hot_loss(logits_TBK, slow_TB, wm.bins)
+    loss = (acting_TB * loss_TB).sum() / acting_TB.sum().clamp_min(1.0)
+    metrics = {"replay_value_loss": loss.detach(), "replay_return": returns_TB.mean()}
+    return loss, metrics
+
+
 def update_losses(
     nets: MetaDreamerNets,
     batch: dict[str, torch.Tensor],
@@ -232,7 +286,9 @@ def update_losses(
     starts: int = 0,
 ) -> tuple[dict[str, torch.Tensor], torch.Tensor, dict, torch.Tensor, dict]:
     """One update's losses: ``observe_sequence``, ``world_model_loss``, ``imagine`` (from
-    ``starts`` real steps, 0 = all) and ``actor_critic_loss``, in that order.
+    ``starts`` real steps, 0 = all) and ``actor_critic_loss``, in that order; with
+    ``cfg.replay_value`` > 0 also ``replay_value_loss``, added to the actor-critic loss with
+    that weight (its metrics join the actor-critic ones).
 
     Returns (seq, world-model loss, its metrics, actor-critic loss, its metrics). A plain
     function of the nets and a batch, so ``torch.compile`` can take it whole: the loops over
@@ -242,6 +298,10 @@ def update_losses(
     loss_wm, wm_metrics = world_model_loss(nets, batch, seq, cfg)
     imag = imagine(nets, seq, cfg.horizon, starts=starts)
     loss_ac, ac_metrics = actor_critic_loss(nets, imag, cfg)
+    if cfg.replay_value > 0:
+        loss_rv, rv_metrics = replay_value_loss(nets, batch, seq, cfg)
+        loss_ac = loss_ac + cfg.replay_value * loss_rv
+        ac_metrics.update(rv_metrics)
     return seq, loss_wm, wm_metrics, loss_ac, ac_metrics
 
 

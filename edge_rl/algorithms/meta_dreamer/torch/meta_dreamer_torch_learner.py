@@ -3,7 +3,8 @@
 Per update on B windows of T steps (batch-major rows, transposed to time-major here):
 observe the windows with the posterior from their stored states, world-model loss
 (``world_model_loss``), imagine H steps from every posterior state, actor-critic loss
-(``actor_critic_loss``), and with ``guide_weight`` the actor's cross-entropy on a heuristic's
+(``actor_critic_loss``), with ``replay_value`` the critic also on the real steps
+(``replay_value_loss``), and with ``guide_weight`` the actor's cross-entropy on a heuristic's
 actions at the real steps (``guide_loss``, weight scheduled in env steps). One backward pass;
 three optimizers (world model, actor incl. its memory GRU, critic) whose losses touch disjoint
 parameters (inputs are detached across them).
@@ -66,6 +67,7 @@ def loss_config_of(config: AlgorithmConfig) -> DreamerLossConfig:
         entropy=config.entropy_coeff,
         slow_reg=config.slow_critic_reg,
         return_decay=config.return_decay,
+        replay_value=float(config.replay_value),
     )
 
 
