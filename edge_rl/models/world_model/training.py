@@ -253,7 +253,8 @@ def replay_value_loss(
     False; it bootstraps from imagined returns, which exist here only at the imagined
     starts). Steps whose o_t ends a trial take no action and carry no loss. The same two-hot
     loss and slow-critic regulariser as in ``actor_critic_loss``; features and memory are
-    detached, so only the critic learns from it. Returns (loss, metrics).
+    detached, so only the critic learns from it (DreamerV3's code, with ``repval_grad``, lets
+    it shape the world model's features too). Returns (loss, metrics).
     """
     wm, ag = nets.world_model, nets.agent
     feat_TBF = seq["feat"].detach()
