@@ -31,6 +31,11 @@ def is_positive_number(value: Any) -> bool:
     return _number(value) and value > 0
 
 
+def is_non_negative_number(value: Any) -> bool:
+    """A finite number >= 0 (not a bool): what a fixed loss weight must be."""
+    return _number(value) and value >= 0
+
+
 def learning_rate_error(name: str, value: Any) -> str | None:
     """Why ``value`` is not a valid learning rate or schedule for setting ``name``; None if it is.
 
@@ -53,7 +58,7 @@ def weight_schedule_error(name: str, value: Any) -> str | None:
     Valid: a finite number >= 0, or a schedule in the learning rates' format whose weights are
     finite numbers >= 0 (so a weight may decay to 0, which switches its loss off).
     """
-    if _number(value) and value >= 0:
+    if is_non_negative_number(value):
         return None
     example = f"{name}=[[0, 1.0], [20000, 1.0], [30000, 0.0]]"
     how = "a number >= 0 (0 switches it off) or a schedule of [env_steps, weight] points, e.g. "

@@ -39,6 +39,7 @@ from ray.rllib.utils.metrics import (
 from ray.util import log_once
 
 from edge_rl.algorithms.learning_rates import (
+    is_non_negative_number,
     is_positive_number,
     learning_rate_error,
     weight_ever_positive,
@@ -282,9 +283,11 @@ class MetaDreamerConfig(AlgorithmConfig):
         for name in ("free_bits", "dyn_scale", "rep_scale", "entropy_coeff", "slow_critic_reg"):
             if getattr(self, name) < 0:
                 bad(f"{name}={getattr(self, name)}: must be >= 0")
-        rv = self.replay_value
-        if isinstance(rv, bool) or not isinstance(rv, int | float | np.number) or rv < 0:
-            bad(f"replay_value={rv!r}: must be a number >= 0 (0 = off; DreamerV3's code: 0.3)")
+        if not is_non_negative_number(self.replay_value):
+            bad(
+                f"replay_value={self.replay_value!r}: must be a number >= 0 "
+                "(0 = off; DreamerV3's code: 0.3)"
+            )
         error = weight_schedule_error("guide_weight", self.guide_weight)
         if error:
             bad(error)

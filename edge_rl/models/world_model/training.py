@@ -184,6 +184,23 @@ def imagine(
     }
 
 
+def _critic_loss(
+    nets: MetaDreamerNets,
+    value_logits: torch.Tensor,
+    feat: torch.Tensor,
+    m: torch.Tensor,
+    targets: torch.Tensor,
+    cfg: DreamerLossConfig,
+) -> torch.Tensor:
+    """Per-step critic loss: two-hot toward ``targets`` plus ``cfg.slow_reg`` x two-hot toward
+    the slow critic's values at the same (feat, m) (DreamerV3's slow-critic regulariser)."""
+    bins = nets.world_model.bins
+    with torch.no_grad():
+        slow = two_hot_decode(nets.agent.value_logits(feat, m, slow=True), bins)
+    loss = two_hot_loss(value_logits, targets, bins)
+    return loss + cfg.slow_reg * two_hot_loss(value_logits, slow, bins)
+
+
 def actor_critic_loss(
     nets: MetaDreamerNets,
     imag: dict[str, torch.Tensor],
@@ -213,13 +230,11 @@ def actor_critic_loss(
             ema_update(ag.return_scale, percentile_scale(returns_HN), cfg.return_decay)
         scale = torch.clamp(ag.return_scale, min=1.0)
         advantages_HN = (returns_HN - values_H1N[:-1]) / scale
-        slow_HN = two_hot_decode(ag.value_logits(feat[:-1], m_sg[:-1], slow=True), wm.bins)
 
     actor_HN = -(imag["logp"] * advantages_HN + cfg.entropy * imag["entropy"])
     actor = (weights_HN * actor_HN).mean()
     value_logits = ag.value_logits(feat[:-1], m_sg[:-1])
-    critic_HN = two_hot_loss(value_logits, returns_HN, wm.bins)
-    critic_HN = critic_HN + cfg.slow_reg * two_hot_loss(value_logits, slow_HN, wm.bins)
+    critic_HN = _critic_loss(nets, value_logits, feat[:-1], m_sg[:-1], returns_HN, cfg)
     critic = (weights_HN * critic_HN).mean()
     metrics = {
         "actor": actor.detach(),
@@ -270,11 +285,8 @@ def replay_value_loss(
             cfg.gamma,
             cfg.lam,
         )
-        slow_TB = two_hot_decode(ag.value_logits(feat_TBF[:-1], m_TBM[:-1], slow=True), wm.bins)
         acting_TB = batch["continues"][:-1].float()
-    logits_TBK = value_logits_TBK[:-1]
-    loss_TB = two_hot_loss(logits_TBK, returns_TB, wm.bins)
-    loss_TB = loss_TB + cfg.slow_reg * two_hot_loss(logits_TBK, slow_TB, wm.bins)
+    loss_TB = _critic_loss(nets, value_logits_TBK[:-1], feat_TBF[:-1], m_TBM[:-1], returns_TB, cfg)
     loss = (acting_TB * loss_TB).sum() / acting_TB.sum().clamp_min(1.0)
     metrics = {"replay_value_loss": loss.detach(), "replay_return": returns_TB.mean()}
     return loss, metrics
