@@ -159,6 +159,29 @@ def test_replay_value_reaches_the_learner(ray_session) -> None:
     assert np.isfinite(learner["critic_loss"])
 
 
+def test_input_baseline_reaches_the_learner(ray_session) -> None:
+    """input_baseline > 0: the module has the input critic, the critic's optimizer trains it,
+    and the learner reports its loss and both advantage spreads."""
+    config = _config().training(input_baseline=2, actor_head="servers", horizon=2)
+    algo = config.build_algo()
+    try:
+        before = [p.detach().clone() for p in _input_critic(algo).parameters()]
+        for _ in range(3):
+            result = algo.train()
+        after = list(_input_critic(algo).parameters())
+    finally:
+        algo.stop()
+    learner = result["learners"]["default_policy"]
+    assert result["num_gradient_updates_lifetime"] >= 2
+    assert np.isfinite(learner["input_critic"]) and learner["input_critic"] > 0
+    assert learner["advantage_std_value"] >= 0 and learner["advantage_std_input"] >= 0
+    assert any(not torch.equal(b, a.detach()) for b, a in zip(before, after, strict=True))
+
+
+def _input_critic(algo: MetaDreamer) -> torch.nn.Module:
+    return algo.learner_group._learner.module["default_policy"].unwrapped().nets.agent.input_critic
+
+
 def test_async_sampling_trains_with_a_remote_runner(ray_session) -> None:
     # (and imagination from 6 of the batch's 16 real steps: imagine_starts reaches the learner)
     config = _config(num_env_runners=1).training(async_sampling=True, imagine_starts=6)
@@ -227,6 +250,10 @@ def test_bad_settings_name_the_fix() -> None:
     for bad in (-0.3, "0.3", True):
         with pytest.raises(ValueError, match="replay_value=.*must be a number >= 0"):
             _config().training(replay_value=bad).validate()
+    with pytest.raises(ValueError, match="input_baseline=-2: must be an integer >= 0"):
+        _config().training(input_baseline=-2).validate()
+    with pytest.raises(ValueError, match="input_baseline=4 reads the job sizes.*load-balance-tr"):
+        _config().environment("CartPole-v1").training(input_baseline=4).validate()
 
 
 def test_reward_input_reaches_the_module() -> None:

@@ -435,3 +435,80 @@ def test_update_losses_add_the_weighted_replay_value_loss():
     extra, _ = replay_value_loss(nets, batch, seq, cfg)
     assert weighted.item() == pytest.approx(plain.item() + 0.3 * extra.item(), rel=1e-5)
     assert metrics["replay_value_loss"].item() == pytest.approx(extra.item(), rel=1e-5)
+
+
+def test_future_inputs_are_the_next_steps_with_a_mask():
+    from edge_rl.models.world_model import future_inputs
+
+    x = torch.tensor([[1.0, 10.0], [2.0, 20.0], [3.0, 30.0], [4.0, 40.0]])  # H+1 = 4, N = 2
+    out = future_inputs(x, window=2)
+    assert out.shape == (3, 2, 4)  # (H, N, 2 * window)
+    # step t reads x_{t+1}, x_{t+2}; past the last imagined state: 0 with mask 0
+    assert out[:, 0].tolist() == [[2, 3, 1, 1], [3, 4, 1, 1], [4, 0, 1, 0]]
+    assert out[:, 1].tolist() == [[20, 30, 1, 1], [30, 40, 1, 1], [40, 0, 1, 0]]
+    with pytest.raises(ValueError, match="window=0"):
+        future_inputs(x, window=0)
+
+
+def _trial_nets(input_baseline: int, servers: int = 4):
+    from dataclasses import replace
+
+    from edge_rl.models.server_scoring import trial_obs_size
+
+    obs_dim = trial_obs_size(servers)
+    cfg = replace(WORLD_MODEL_PRESETS["debug"], actor_head="servers", input_baseline=input_baseline)
+    nets = MetaDreamerNets(obs_dim, servers, cfg)
+    g = torch.Generator().manual_seed(1)
+    batch = {
+        "obs": torch.rand(6, 3, obs_dim, generator=g) * 5,
+        "prev_actions": torch.randint(-1, servers, (6, 3), generator=g),
+        "rewards": -5 * torch.rand(6, 3, generator=g),
+        "continues": torch.ones(6, 3),
+        **{k: v for k, v in nets.initial_state(3).items() if k in ("h", "z", "m")},
+    }
+    return nets, batch
+
+
+def test_input_baseline_sets_the_advantages_not_the_returns():
+    """With input_baseline the actor's advantages subtract the input critic's value: moving
+    that value moves the actor's gradient and leaves the lambda-returns (which bootstrap from
+    the plain critic) alone; the input critic learns from its own loss only."""
+    torch.manual_seed(0)
+    nets, batch = _trial_nets(input_baseline=3)
+    ag = nets.agent
+    assert ag.input_critic is not None and ag.input_critic[0].in_features == (
+        nets.cfg.feat + nets.cfg.memory + 6
+    )
+    imag = imagine(nets, observe_sequence(nets, batch), horizon=4)
+    cfg = DreamerLossConfig(horizon=4, entropy=0.0)
+    actor_params = list(ag.actor.parameters())
+
+    def actor_grad_and_metrics():
+        loss, metrics = actor_critic_loss(nets, imag, cfg, update_scale=False)
+        grads = torch.autograd.grad(loss, actor_params, retain_graph=True)
+        return torch.cat([g.flatten() for g in grads]), metrics
+
+    grad0, m0 = actor_grad_and_metrics()
+    with torch.no_grad():
+        ag.input_critic[-1].bias[-1] += 5.0  # the top bin: a much larger baseline
+    grad1, m1 = actor_grad_and_metrics()
+    assert m1["imagined_return"] == m0["imagined_return"]
+    assert not torch.allclose(grad0, grad1)
+    assert {"input_critic", "advantage_std_value", "advantage_std_input"} <= set(m1)
+    nets.zero_grad(set_to_none=True)
+    loss, _ = actor_critic_loss(nets, imag, cfg)
+    loss.backward()
+    assert ag.input_critic[-1].weight.grad.abs().sum() > 0  # (zero-initialised output layer)
+    assert all(p.grad is None for p in nets.world_model.parameters())
+
+
+def test_input_baseline_needs_trial_observations_and_a_count():
+    from dataclasses import replace
+
+    with pytest.raises(ValueError, match="input_baseline=-1: must be an integer >= 0"):
+        WorldModelConfig(input_baseline=-1)
+    cfg = replace(WORLD_MODEL_PRESETS["debug"], input_baseline=2)
+    with pytest.raises(ValueError, match="input_baseline reads the incoming job size"):
+        MetaDreamerNets(OBS, ACTIONS, cfg)
+    plain, _ = _trial_nets(input_baseline=0)
+    assert plain.agent.input_critic is None

@@ -56,6 +56,7 @@ from edge_rl.algorithms.replay_algorithm import (
     ReplayAlgorithm,
     async_sampling_error,
 )
+from edge_rl.envs import LOAD_BALANCE_TRIALS_ENV_ID
 from edge_rl.envs.load_balance.trial import guide_labels
 from edge_rl.models.world_model import WORLD_MODEL_PRESETS, WorldModelConfig
 
@@ -79,7 +80,10 @@ class MetaDreamerConfig(AlgorithmConfig):
             decoded observation, features and memory as context; see
             edge_rl/models/server_scoring.py). reward_input: "feat" (DreamerV3's reward head
             on [h, z]) or "deter" (on h alone, which must then predict each reward from the
-            state and the action; see WorldModelConfig).
+            state and the action; see WorldModelConfig). input_baseline (0: off, DreamerV3;
+            K > 0: the actor's advantages subtract an input-dependent baseline, a second critic
+            that also reads the next K imagined job sizes, Mao et al. 2019; trial
+            observations only; see WorldModelConfig).
 
     World model: free_bits (1.0 nat), dyn_scale (0.5), rep_scale (0.1), world_model_lr (1e-4).
     Imagination actor-critic: horizon (15), imagine_starts (0: imagine from every real step of
@@ -123,6 +127,7 @@ class MetaDreamerConfig(AlgorithmConfig):
         self.memory: int | None = None
         self.actor_head = "mlp"
         self.reward_input = "feat"
+        self.input_baseline = 0
         self.free_bits = 1.0
         self.dyn_scale = 0.5
         self.rep_scale = 0.1
@@ -166,6 +171,7 @@ class MetaDreamerConfig(AlgorithmConfig):
         memory: int | None = NotProvided,
         actor_head: str = NotProvided,
         reward_input: str = NotProvided,
+        input_baseline: int = NotProvided,
         free_bits: float = NotProvided,
         dyn_scale: float = NotProvided,
         rep_scale: float = NotProvided,
@@ -210,7 +216,11 @@ class MetaDreamerConfig(AlgorithmConfig):
         base = WORLD_MODEL_PRESETS[self.model_size]
         overrides = {k: getattr(self, k) for k in SIZE_KEYS if getattr(self, k) is not None}
         return replace(
-            base, actor_head=self.actor_head, reward_input=self.reward_input, **overrides
+            base,
+            actor_head=self.actor_head,
+            reward_input=self.reward_input,
+            input_baseline=self.input_baseline,
+            **overrides,
         )
 
     @property
@@ -219,7 +229,14 @@ class MetaDreamerConfig(AlgorithmConfig):
         sizes = self.world_model_config()
         return super()._model_config_auto_includes | {
             k: getattr(sizes, k)
-            for k in (*SIZE_KEYS, "unimix", "num_bins", "actor_head", "reward_input")
+            for k in (
+                *SIZE_KEYS,
+                "unimix",
+                "num_bins",
+                "actor_head",
+                "reward_input",
+                "input_baseline",
+            )
         }
 
     @override(AlgorithmConfig)
@@ -296,6 +313,12 @@ class MetaDreamerConfig(AlgorithmConfig):
                 f"guide_weight={self.guide_weight!r} needs a heuristic to label the states: "
                 "add --set env.guide_policy=size-interval (any load-balancing heuristic's name; "
                 "env load-balance-trials) or set guide_weight=0"
+            )
+        if self.input_baseline and self.env not in (None, LOAD_BALANCE_TRIALS_ENV_ID):
+            bad(
+                f"input_baseline={self.input_baseline!r} reads the job sizes of load-balancing "
+                f"trials; env {self.env!r} has none: use --env load-balance-trials or "
+                "input_baseline=0"
             )
         if not isinstance(self.compile_update, bool):
             bad(f"compile_update={self.compile_update!r}: must be true or false")

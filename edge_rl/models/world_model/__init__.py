@@ -13,6 +13,7 @@ from edge_rl.models.world_model.networks import (
 from edge_rl.models.world_model.training import (
     DreamerLossConfig,
     actor_critic_loss,
+    future_inputs,
     guide_loss,
     imagine,
     observe_sequence,
@@ -28,6 +29,7 @@ __all__ = [
     "RecurrentState",
     "WorldModelConfig",
     "actor_critic_loss",
+    "future_inputs",
     "guide_loss",
     "imagine",
     "observe_sequence",

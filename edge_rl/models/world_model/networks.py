@@ -62,6 +62,14 @@ class WorldModelConfig:
             the action, never from a posterior latent that saw the observation). Both learn
             action-dependent rewards on the load-balancing trials once the world model's
             learning rate suits the update budget (scripts/probe_world_model.py measures it).
+        input_baseline: 0 (DreamerV3: the actor's advantage is the lambda-return minus the
+            critic's value) or K > 0: an input-dependent baseline (Mao et al., "Variance
+            Reduction for RL in Input-Driven Environments", ICLR 2019) for the advantage, a
+            second critic that also reads the sizes of the next K jobs of the same imagined
+            rollout. Job arrivals do not depend on the actions, so a baseline that knows them
+            leaves the policy gradient unbiased and takes out the variance they cause
+            (heavy-tailed sizes here). Trial observations only (the size is read from the
+            decoded observation); the lambda-returns still bootstrap from the plain critic.
     """
 
     deter: int = 256
@@ -74,6 +82,7 @@ class WorldModelConfig:
     num_bins: int = 255
     actor_head: str = "mlp"
     reward_input: str = "feat"
+    input_baseline: int = 0
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -85,6 +94,12 @@ class WorldModelConfig:
                 if value not in REWARD_INPUTS:
                     raise ValueError(
                         f"reward_input={value!r}: must be one of {list(REWARD_INPUTS)}"
+                    )
+            elif f.name == "input_baseline":
+                if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                    raise ValueError(
+                        f"input_baseline={value!r}: must be an integer >= 0 (0 = off; K = "
+                        "the number of future job sizes the advantage baseline reads)"
                     )
             elif f.name == "unimix":
                 if not 0.0 <= value < 1.0:
@@ -206,6 +221,16 @@ class RecurrentActorCritic(nn.Module):
             self.actor = mlp(cfg.feat + cfg.memory, cfg.hidden, cfg.layers, num_actions)
         self.critic = mlp(cfg.feat + cfg.memory, cfg.hidden, cfg.layers, cfg.num_bins, True)
         self.slow_critic = copy.deepcopy(self.critic).requires_grad_(False)
+        self.input_critic: nn.Module | None = None
+        if cfg.input_baseline > 0:
+            if obs_dim != trial_obs_size(num_actions):
+                raise ValueError(
+                    "input_baseline reads the incoming job size of a trial observation "
+                    f"(3 N + 3 floats, N actions); got obs_dim={obs_dim}, {num_actions} "
+                    "actions: use --env load-balance-trials or input_baseline=0"
+                )
+            width = cfg.feat + cfg.memory + 2 * cfg.input_baseline
+            self.input_critic = mlp(width, cfg.hidden, cfg.layers, cfg.num_bins, True)
         # EMA of the imagined returns' P95 - P5; advantages are divided by max(1, it).
         self.register_buffer("return_scale", torch.zeros(()))
 
@@ -238,6 +263,20 @@ class RecurrentActorCritic(nn.Module):
     def value_logits(self, feat_BF: torch.Tensor, m_BM: torch.Tensor, slow: bool = False):
         net = self.slow_critic if slow else self.critic
         return net(torch.cat([feat_BF, m_BM], dim=-1))
+
+    @property
+    def size_index(self) -> int:
+        """Where a trial observation holds the incoming job size (log1p): after N loads."""
+        return self.num_actions
+
+    def input_value_logits(
+        self, feat_BF: torch.Tensor, m_BM: torch.Tensor, future_BK2: torch.Tensor
+    ) -> torch.Tensor:
+        """Two-hot logits of the input-dependent baseline: the critic's inputs plus the next
+        K job sizes and their mask (``training.future_inputs``)."""
+        assert self.input_critic is not None, "input_baseline is 0: there is no input critic"
+        assert future_BK2.shape[-1] == 2 * self.cfg.input_baseline, future_BK2.shape
+        return self.input_critic(torch.cat([feat_BF, m_BM, future_BK2], dim=-1))
 
 
 class MetaDreamerNets(nn.Module):

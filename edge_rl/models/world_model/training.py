@@ -6,7 +6,8 @@
     imagine               H steps of prior rollout from every real state, actions from the actor
     actor_critic_loss     REINFORCE with lambda-returns scaled by max(1, EMA(P95 - P5)), entropy
                           bonus; two-hot critic toward the lambda-returns plus a slow-critic
-                          regulariser
+                          regulariser (and, with ``input_baseline``, an input-dependent
+                          baseline for the advantages: ``future_inputs``)
     replay_value_loss     the critic also on the real (replayed) steps, toward lambda-returns of
                           the real rewards (the replay value loss of DreamerV3's current code;
                           optional, ``DreamerLossConfig.replay_value``)
@@ -31,6 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from edge_rl.models.losses import label_cross_entropy
+from edge_rl.models.server_scoring import LOG_SCALE
 from edge_rl.models.world_model.functions import (
     ema_update,
     kl_balanced_losses,
@@ -184,6 +186,29 @@ def imagine(
     }
 
 
+def future_inputs(inputs_H1N: torch.Tensor, window: int) -> torch.Tensor:
+    """For each imagined step t = 0..H-1, the inputs of steps t+1..t+window and whether each
+    exists (steps past H do not): (H, N, 2 * window), values first, then the mask.
+
+    ``inputs_H1N`` holds one input per imagined state (H+1 of them, the start included), here
+    the incoming job's size: x_{t+1} is the job that arrives after the decision at step t, so
+    a baseline for a_t may read it (it does not depend on a_t; Mao et al. 2019).
+    """
+    if window < 1:
+        raise ValueError(f"window={window}: must be >= 1")
+    H1, N = inputs_H1N.shape
+    pad = inputs_H1N.new_zeros(window, N)
+    values = torch.cat([inputs_H1N, pad])
+    exists = torch.cat([torch.ones_like(inputs_H1N), pad])
+    index_HK = (
+        torch.arange(H1 - 1, device=inputs_H1N.device)[:, None]
+        + 1
+        + torch.arange(window, device=inputs_H1N.device)[None, :]
+    )
+    out_HKN = torch.cat([values[index_HK], exists[index_HK]], dim=1)
+    return out_HKN.permute(0, 2, 1)
+
+
 def _critic_loss(
     nets: MetaDreamerNets,
     value_logits: torch.Tensor,
@@ -210,7 +235,13 @@ def actor_critic_loss(
     """Actor (REINFORCE, scaled advantages, entropy) + critic (two-hot + slow regulariser).
 
     ``nets.agent.return_scale`` (the EMA of P95 - P5 of the returns) is updated in place when
-    ``update_scale``.
+    ``update_scale``. With an input critic (``WorldModelConfig.input_baseline`` = K > 0) the
+    advantages subtract its value instead of the critic's: it reads what the critic reads plus
+    the next K imagined job sizes (decoded from the imagined states), is fit by the same
+    two-hot loss toward the same lambda-returns (no slow regulariser), and its loss joins the
+    critic's; the lambda-returns still bootstrap from the plain critic. Its metrics:
+    ``input_critic`` (loss) and the spread of the unscaled advantages under either baseline
+    (``advantage_std_value``, ``advantage_std_input``).
     """
     wm, ag = nets.world_model, nets.agent
     feat = imag["feat"]
@@ -229,7 +260,23 @@ def actor_critic_loss(
         if update_scale:
             ema_update(ag.return_scale, percentile_scale(returns_HN), cfg.return_decay)
         scale = torch.clamp(ag.return_scale, min=1.0)
-        advantages_HN = (returns_HN - values_H1N[:-1]) / scale
+        baseline_HN = values_H1N[:-1]
+    extra: dict[str, Any] = {}
+    input_critic = torch.zeros(())
+    if ag.input_critic is not None:
+        with torch.no_grad():
+            sizes_H1N = wm.decode_obs(feat)[..., ag.size_index] / LOG_SCALE
+            future_HN2K = future_inputs(sizes_H1N, ag.cfg.input_baseline)
+        input_logits = ag.input_value_logits(feat[:-1], m_sg[:-1], future_HN2K)
+        input_critic = (weights_HN * two_hot_loss(input_logits, returns_HN, wm.bins)).mean()
+        with torch.no_grad():
+            baseline_HN = two_hot_decode(input_logits, wm.bins)
+            extra = {
+                "input_critic": input_critic.detach(),
+                "advantage_std_value": (returns_HN - values_H1N[:-1]).std(),
+                "advantage_std_input": (returns_HN - baseline_HN).std(),
+            }
+    advantages_HN = (returns_HN - baseline_HN) / scale
 
     actor_HN = -(imag["logp"] * advantages_HN + cfg.entropy * imag["entropy"])
     actor = (weights_HN * actor_HN).mean()
@@ -243,8 +290,9 @@ def actor_critic_loss(
         "imagined_return": returns_HN.mean(),
         "imagined_reward": rewards_HN.mean(),
         "return_scale": ag.return_scale.detach().clone(),
+        **extra,
     }
-    return actor + critic, metrics
+    return actor + critic + input_critic, metrics
 
 
 def replay_value_loss(

@@ -6,8 +6,8 @@ observe the windows with the posterior from their stored states, world-model los
 (``actor_critic_loss``), with ``replay_value`` the critic also on the real steps
 (``replay_value_loss``), and with ``guide_weight`` the actor's cross-entropy on a heuristic's
 actions at the real steps (``guide_loss``, weight scheduled in env steps). One backward pass;
-three optimizers (world model, actor incl. its memory GRU, critic) whose losses touch disjoint
-parameters (inputs are detached across them).
+three optimizers (world model, actor incl. its memory GRU, critic and any input critic) whose
+losses touch disjoint parameters (inputs are detached across them).
 
 With ``compile_update`` the four loss steps (``update_losses``) run through ``torch.compile``
 (Inductor; CPU needs a C++ compiler). RLlib's own ``torch_compile_learner`` compiles the whole
@@ -92,13 +92,14 @@ class MetaDreamerTorchLearner(LifetimeStepsMixin, TorchLearner):
     ) -> None:
         nets = self._module[module_id].nets
         agent = nets.agent
+        critics = [agent.critic] + ([agent.input_critic] if agent.input_critic else [])
         groups = {
             WORLD_MODEL_OPTIMIZER: (list(nets.world_model.parameters()), config.world_model_lr),
             ACTOR_OPTIMIZER: (
                 [*agent.memory.parameters(), *agent.actor.parameters()],
                 config.actor_lr,
             ),
-            CRITIC_OPTIMIZER: (list(agent.critic.parameters()), config.critic_lr),
+            CRITIC_OPTIMIZER: ([p for c in critics for p in c.parameters()], config.critic_lr),
         }
         for name, (params, lr) in groups.items():
             self.register_optimizer(

@@ -32,6 +32,7 @@ SIZE_FIELDS = (
     "num_bins",
     "actor_head",
     "reward_input",
+    "input_baseline",
 )
 
 
