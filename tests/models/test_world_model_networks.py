@@ -159,24 +159,14 @@ def test_return_scale_is_an_ema_of_the_return_range():
 
 
 def test_servers_actor_head_reads_the_decoded_observation_and_trains_without_the_world_model():
-    from dataclasses import replace
 
-    from edge_rl.models.server_scoring import ServerScoringHead, trial_obs_size
+    from edge_rl.models.server_scoring import ServerScoringHead
 
     servers = 4
-    obs_dim = trial_obs_size(servers)
-    cfg = replace(WORLD_MODEL_PRESETS["debug"], actor_head="servers")
     torch.manual_seed(0)
-    nets = MetaDreamerNets(obs_dim, servers, cfg)
+    nets, batch = _trial_nets(input_baseline=0, servers=servers)
+    cfg = nets.cfg
     assert isinstance(nets.agent.actor, ServerScoringHead)
-    g = torch.Generator().manual_seed(1)
-    batch = {
-        "obs": torch.rand(6, 3, obs_dim, generator=g) * 5,
-        "prev_actions": torch.randint(-1, servers, (6, 3), generator=g),
-        "rewards": -5 * torch.rand(6, 3, generator=g),
-        "continues": torch.ones(6, 3),
-        **{k: v for k, v in nets.initial_state(3).items() if k in ("h", "z", "m")},
-    }
     actions, logits, _ = nets.act(nets.initial_state(3), batch["obs"][0], greedy=False)
     assert logits.shape == (3, servers) and actions.shape == (3,)
     seq = observe_sequence(nets, batch)
