@@ -160,9 +160,13 @@ def imagine(
         feat, m = feat[pick], m[pick]
     h, z = feat[:, : nets.cfg.deter], feat[:, nets.cfg.deter :]
     feats, mems, actions, logps, entropies = [feat], [m], [], [], []
+    # the decoded observations feed the servers head and the input baseline's job sizes
+    decode = ag.needs_obs or ag.input_critic is not None
+    hints = []
     for _ in range(horizon):
         with torch.no_grad():
-            obs_hint = wm.decode_obs(feat) if ag.needs_obs else None
+            obs_hint = wm.decode_obs(feat) if decode else None
+        hints.append(obs_hint)
         logits = ag.logits(feat, m, obs_hint)
         dist = torch.distributions.Categorical(logits=logits)
         action = dist.sample()
@@ -177,7 +181,12 @@ def imagine(
         m = ag.remember(m, feat, a)
         feats.append(feat)
         mems.append(m)
-    return {
+    out = {}
+    if ag.input_critic is not None:  # its job sizes: every imagined state's, the last's too
+        with torch.no_grad():
+            hints.append(wm.decode_obs(feat))
+        out["obs"] = torch.stack(hints)  # (H+1, N, O)
+    return out | {
         "feat": torch.stack(feats),  # (H+1, N, F)
         "m": torch.stack(mems),  # (H+1, N, M)
         "actions": torch.stack(actions),  # (H, N)
@@ -265,7 +274,7 @@ def actor_critic_loss(
     input_critic = torch.zeros(())
     if ag.input_critic is not None:
         with torch.no_grad():
-            sizes_H1N = wm.decode_obs(feat)[..., ag.size_index] / LOG_SCALE
+            sizes_H1N = imag["obs"][..., ag.size_index] / LOG_SCALE
             future_HN2K = future_inputs(sizes_H1N, ag.cfg.input_baseline)
         input_logits = ag.input_value_logits(feat[:-1], m_sg[:-1], future_HN2K)
         input_critic = (weights_HN * two_hot_loss(input_logits, returns_HN, wm.bins)).mean()

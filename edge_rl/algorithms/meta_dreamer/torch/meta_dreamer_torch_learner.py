@@ -92,7 +92,7 @@ class MetaDreamerTorchLearner(LifetimeStepsMixin, TorchLearner):
     ) -> None:
         nets = self._module[module_id].nets
         agent = nets.agent
-        critics = [agent.critic] + ([agent.input_critic] if agent.input_critic else [])
+        critics = [agent.critic] + ([agent.input_critic] if agent.input_critic is not None else [])
         groups = {
             WORLD_MODEL_OPTIMIZER: (list(nets.world_model.parameters()), config.world_model_lr),
             ACTOR_OPTIMIZER: (
