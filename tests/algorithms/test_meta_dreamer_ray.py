@@ -250,6 +250,8 @@ def test_bad_settings_name_the_fix() -> None:
     for bad in (-0.3, "0.3", True):
         with pytest.raises(ValueError, match="replay_value=.*must be a number >= 0"):
             _config().training(replay_value=bad).validate()
+    with pytest.raises(ValueError, match="value_mean='mean': use 'symlog' .*or 'linear'"):
+        _config().training(value_mean="mean").validate()
     with pytest.raises(ValueError, match="input_baseline=-2: must be an integer >= 0"):
         _config().training(input_baseline=-2).validate()
     with pytest.raises(ValueError, match="input_baseline=4 reads the job sizes.*load-balance-tr"):
@@ -497,3 +499,10 @@ def test_read_replay_state_names_the_fix(tmp_path: Path) -> None:
     (tmp_path / "algorithm_state.pkl").write_bytes(pickle.dumps(state))
     with pytest.raises(ValueError, match="checkpoint_replay_buffer=false"):
         read_replay_state(tmp_path, MetaDreamer)
+
+
+def test_value_mean_reaches_the_learners_loss_config() -> None:
+    from edge_rl.algorithms.meta_dreamer.torch.meta_dreamer_torch_learner import loss_config_of
+
+    assert loss_config_of(_config()).value_mean == "symlog"
+    assert loss_config_of(_config().training(value_mean="linear")).value_mean == "linear"

@@ -158,6 +158,32 @@ def test_return_scale_is_an_ema_of_the_return_range():
     assert "agent.return_scale" in nets.state_dict()  # checkpoints carry it
 
 
+def test_value_mean_picks_how_rewards_and_values_are_read():
+    """value_mean="linear" reads the reward and critic heads by their mean in the rewards' own
+    units (two_hot_linear_mean), "symlog" (the default) by DreamerV3's decode; an unknown
+    name is refused."""
+    from edge_rl.models.world_model.functions import two_hot_decode, two_hot_linear_mean
+
+    torch.manual_seed(0)
+    nets = MetaDreamerNets(OBS, ACTIONS, WORLD_MODEL_PRESETS["debug"])
+    with torch.no_grad():  # spread the zero-initialised heads' predictions out
+        for p in nets.parameters():
+            p.add_(0.5 * torch.randn_like(p))
+    imag = imagine(nets, observe_sequence(nets, _batch(nets)), 3)
+    logits = nets.world_model.reward_logits(imag["feat"][1:]).detach()
+    bins = nets.world_model.bins
+    read = {}
+    for mode, decode in (("symlog", two_hot_decode), ("linear", two_hot_linear_mean)):
+        cfg = DreamerLossConfig(horizon=3, value_mean=mode)
+        _, metrics = actor_critic_loss(nets, imag, cfg, update_scale=False)
+        read[mode] = metrics["imagined_reward"].item()
+        assert read[mode] == pytest.approx(decode(logits, bins).mean().item(), rel=1e-5)
+    assert DreamerLossConfig().value_mean == "symlog"
+    assert abs(read["linear"] - read["symlog"]) > 1e-3 * abs(read["symlog"])
+    with pytest.raises(ValueError, match="value_mean='median': must be one of"):
+        DreamerLossConfig(value_mean="median")
+
+
 def test_servers_actor_head_reads_the_decoded_observation_and_trains_without_the_world_model():
 
     from edge_rl.models.server_scoring import ServerScoringHead

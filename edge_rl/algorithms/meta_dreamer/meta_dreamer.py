@@ -59,6 +59,7 @@ from edge_rl.algorithms.replay_algorithm import (
 from edge_rl.envs import LOAD_BALANCE_TRIALS_ENV_ID
 from edge_rl.envs.load_balance.trial import guide_labels
 from edge_rl.models.world_model import WORLD_MODEL_PRESETS, WorldModelConfig
+from edge_rl.models.world_model.functions import TWO_HOT_MEANS
 
 META_DREAMER_STATE = "meta_dreamer"
 #: the recurrent state's parts stored with every replay record
@@ -94,7 +95,11 @@ class MetaDreamerConfig(AlgorithmConfig):
         of the slow critic per update), slow_critic_reg (1.0), return_decay (0.99),
         replay_value (0: off; > 0 also fits the critic on the replayed real steps toward
         lambda-returns of the real rewards, with this weight; DreamerV3's current public code
-        does so with 0.3, see ``replay_value_loss`` in edge_rl/models/world_model/training.py).
+        does so with 0.3, see ``replay_value_loss`` in edge_rl/models/world_model/training.py),
+        value_mean ("symlog": DreamerV3's symexp of the two-hot mean in symlog space;
+        "linear": the mean in the rewards' own units, which weighs a rare huge cost by its
+        size; used for the imagined rewards and every critic value, see
+        ``two_hot_linear_mean`` in edge_rl/models/world_model/functions.py).
     Every learning rate may also be a schedule in env steps, RLlib's [[0, lr0], [steps, lr1], ...]
         (linear in between, the last value after the last point; see
         edge_rl/algorithms/learning_rates.py).
@@ -143,6 +148,7 @@ class MetaDreamerConfig(AlgorithmConfig):
         self.slow_critic_reg = 1.0
         self.return_decay = 0.99
         self.replay_value = 0.0
+        self.value_mean = "symlog"
         self.guide_weight: float | list = 0.0
         self.batch_size_B = 16
         self.batch_length_T = 64
@@ -186,6 +192,7 @@ class MetaDreamerConfig(AlgorithmConfig):
         slow_critic_reg: float = NotProvided,
         return_decay: float = NotProvided,
         replay_value: float = NotProvided,
+        value_mean: str = NotProvided,
         guide_weight: float | list = NotProvided,
         batch_size_B: int = NotProvided,
         batch_length_T: int = NotProvided,
@@ -304,6 +311,11 @@ class MetaDreamerConfig(AlgorithmConfig):
             bad(
                 f"replay_value={self.replay_value!r}: must be a number >= 0 "
                 "(0 = off; DreamerV3's code: 0.3)"
+            )
+        if not isinstance(self.value_mean, str) or self.value_mean not in TWO_HOT_MEANS:
+            bad(
+                f"value_mean={self.value_mean!r}: use 'symlog' (DreamerV3) or 'linear' (the "
+                "mean in the rewards' own units)"
             )
         error = weight_schedule_error("guide_weight", self.guide_weight)
         if error:

@@ -2,6 +2,7 @@
 
     symlog / symexp           squash heavy-tailed targets (job sizes with infinite variance)
     two_hot / two_hot_decode  regression as classification over symlog-spaced bins
+    two_hot_linear_mean       the same prediction's mean in the target's own units
     two_hot_loss              cross-entropy against the two-hot encoding of symlog(target)
     kl_balanced_losses        dyn and rep KL terms with free bits (0.5 dyn + 0.1 rep)
     lambda_returns            TD(lambda) returns of an imagined trajectory
@@ -54,8 +55,38 @@ def two_hot(x_B: torch.Tensor, bins_K: torch.Tensor) -> torch.Tensor:
 
 
 def two_hot_decode(logits_BK: torch.Tensor, bins_K: torch.Tensor) -> torch.Tensor:
-    """The predicted value: symexp of the softmax-weighted bin centre."""
+    """The predicted value: symexp of the softmax-weighted bin centre (DreamerV3).
+
+    That is symexp(E[symlog y]), not E[y]: for a spread-out prediction it sits near the
+    geometric middle of the outcomes, far inside a heavy tail (see ``two_hot_linear_mean``).
+    """
     return symexp((torch.softmax(logits_BK, dim=-1) * bins_K).sum(dim=-1))
+
+
+#: bins with less probability than this are left out of ``two_hot_linear_mean``
+LINEAR_MEAN_FLOOR = 1e-4
+
+
+def two_hot_linear_mean(
+    logits_BK: torch.Tensor, bins_K: torch.Tensor, floor: float = LINEAR_MEAN_FLOOR
+) -> torch.Tensor:
+    """The predicted distribution's mean in the target's own units, E[y] = sum p_k symexp(b_k).
+
+    ``two_hot_decode`` averages in symlog space, which for outcomes with a heavy tail (a rare
+    huge job among small ones) weighs the tail by its logarithm: a 4% chance of -50,000
+    among -500s decodes to about -600 there and to -2,490 here (the mean is -2,480). Bins
+    below ``floor`` of probability are dropped (and the rest renormalised): a softmax never
+    puts exactly zero on the far bins, and symexp(20) = 4.9e8 would turn that residue into
+    noise.
+    """
+    probs_BK = torch.softmax(logits_BK, dim=-1)
+    probs_BK = torch.where(probs_BK >= floor, probs_BK, torch.zeros_like(probs_BK))
+    probs_BK = probs_BK / probs_BK.sum(dim=-1, keepdim=True)
+    return (probs_BK * symexp(bins_K)).sum(dim=-1)
+
+
+#: how a two-hot head's prediction becomes a number: ``value_mean`` of the meta-dreamer config
+TWO_HOT_MEANS = {"symlog": two_hot_decode, "linear": two_hot_linear_mean}
 
 
 def two_hot_loss(

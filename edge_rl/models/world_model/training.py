@@ -25,6 +25,7 @@ Batches are time-major (T, B): ``obs`` o_t, ``prev_actions`` a_{t-1} (-1 at a tr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,12 +35,12 @@ import torch.nn.functional as F
 from edge_rl.models.losses import label_cross_entropy
 from edge_rl.models.server_scoring import LOG_SCALE
 from edge_rl.models.world_model.functions import (
+    TWO_HOT_MEANS,
     ema_update,
     kl_balanced_losses,
     lambda_returns,
     percentile_scale,
     symlog,
-    two_hot_decode,
     two_hot_loss,
 )
 from edge_rl.models.world_model.networks import MetaDreamerNets
@@ -58,6 +59,10 @@ class DreamerLossConfig:
         return_decay: EMA decay of the return range (0.99).
         replay_value: weight of ``replay_value_loss`` (0: off, the paper's DreamerV3; its
             current public code trains the critic on replayed steps too, weighted 0.3).
+        value_mean: how the reward and critic heads' two-hot predictions become numbers:
+            "symlog" (DreamerV3: symexp of the mean in symlog space, ``two_hot_decode``) or
+            "linear" (their mean in the rewards' own units, ``two_hot_linear_mean``, which
+            weighs a rare huge cost by its size rather than its logarithm).
     """
 
     dyn_scale: float = 0.5
@@ -70,6 +75,18 @@ class DreamerLossConfig:
     slow_reg: float = 1.0
     return_decay: float = 0.99
     replay_value: float = 0.0
+    value_mean: str = "symlog"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.value_mean, str) or self.value_mean not in TWO_HOT_MEANS:
+            raise ValueError(
+                f"value_mean={self.value_mean!r}: must be one of {sorted(TWO_HOT_MEANS)}"
+            )
+
+    @property
+    def decode(self) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+        """(logits, bins) -> the number a two-hot head predicts, as ``value_mean`` says."""
+        return TWO_HOT_MEANS[self.value_mean]
 
 
 def _onehot(actions: torch.Tensor, num_actions: int) -> torch.Tensor:
@@ -230,7 +247,7 @@ def _critic_loss(
     the slow critic's values at the same (feat, m) (DreamerV3's slow-critic regulariser)."""
     bins = nets.world_model.bins
     with torch.no_grad():
-        slow = two_hot_decode(nets.agent.value_logits(feat, m, slow=True), bins)
+        slow = cfg.decode(nets.agent.value_logits(feat, m, slow=True), bins)
     loss = two_hot_loss(value_logits, targets, bins)
     return loss + cfg.slow_reg * two_hot_loss(value_logits, slow, bins)
 
@@ -257,9 +274,9 @@ def actor_critic_loss(
     m_sg = imag["m"].detach()
     with torch.no_grad():
         next_feat = feat[1:]
-        rewards_HN = two_hot_decode(wm.reward_logits(next_feat), wm.bins)
+        rewards_HN = cfg.decode(wm.reward_logits(next_feat), wm.bins)
         continues_HN = torch.sigmoid(wm.continue_head(next_feat).squeeze(-1))
-        values_H1N = two_hot_decode(ag.value_logits(feat, m_sg), wm.bins)
+        values_H1N = cfg.decode(ag.value_logits(feat, m_sg), wm.bins)
         returns_HN = lambda_returns(
             rewards_HN, continues_HN, values_H1N[:-1], values_H1N[-1], cfg.gamma, cfg.lam
         )
@@ -279,7 +296,7 @@ def actor_critic_loss(
         input_logits = ag.input_value_logits(feat[:-1], m_sg[:-1], future_HN2K)
         input_critic = (weights_HN * two_hot_loss(input_logits, returns_HN, wm.bins)).mean()
         with torch.no_grad():
-            baseline_HN = two_hot_decode(input_logits, wm.bins)
+            baseline_HN = cfg.decode(input_logits, wm.bins)
             extra = {
                 "input_critic": input_critic.detach(),
                 "advantage_std_value": (returns_HN - values_H1N[:-1]).std(),
@@ -333,7 +350,7 @@ def replay_value_loss(
     m_TBM = seq["m"].detach()
     value_logits_TBK = ag.value_logits(feat_TBF, m_TBM)
     with torch.no_grad():
-        values_TB = two_hot_decode(value_logits_TBK, wm.bins)
+        values_TB = cfg.decode(value_logits_TBK, wm.bins)
         returns_TB = lambda_returns(
             batch["rewards"][1:].float(),
             batch["continues"][1:].float(),

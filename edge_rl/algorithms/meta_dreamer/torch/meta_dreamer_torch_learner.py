@@ -68,6 +68,7 @@ def loss_config_of(config: AlgorithmConfig) -> DreamerLossConfig:
         slow_reg=config.slow_critic_reg,
         return_decay=config.return_decay,
         replay_value=float(config.replay_value),
+        value_mean=config.value_mean,
     )
 
 
