@@ -680,3 +680,35 @@ def test_device_checks_runs_every_step_and_refuses_a_missing_gpu(tmp_path: Path)
     proc = subprocess.run(["bash", script, "--wheels"], env=env, capture_output=True, text=True,
                           timeout=60, check=False)  # fmt: skip
     assert proc.returncode == 2 and "usage:" in proc.stderr
+
+
+def test_lb_job_size_anatomy_splits_each_policy_s_jct(tmp_path: Path) -> None:
+    out = tmp_path / "anatomy.json"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "lb_job_size_anatomy.py"), "--seeds", "20",
+         "--policy", "least-observed-load", "size-interval", "--json", str(out)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(out.read_text())
+    assert report["cutoff"] == pytest.approx(900.0) and report["fastest"] == 2
+    sita = report["summary"]["size-interval"]
+    assert sita["large_on_fastest"]["mean"] == 1.0
+    (episode,) = report["episodes"]["least-observed-load"]
+    assert episode["seed"] == 20
+    assert episode["large_part"] + episode["small_part"] == pytest.approx(episode["mean_jct"])
+    assert "large = size > 900" in proc.stdout and "size-interval" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--preset", "nope"], "unknown preset 'nope'"),
+        (["--policy", "nope"], "unknown policy 'nope' for --env load-balance"),
+        (["--checkpoint", "/nonexistent/run"], "is not an edge-rl checkpoint"),
+        (["--cutoff", "-5"], "--cutoff -5.0: must be a job size >= 0"),
+        (["--seeds", "-1"], "bad seed(s) [-1]"),
+    ],
+)
+def test_lb_job_size_anatomy_rejects_bad_input(argv: list[str], message: str) -> None:
+    _assert_script_rejects("lb_job_size_anatomy.py", argv, message)

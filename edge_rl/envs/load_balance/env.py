@@ -262,6 +262,18 @@ class LoadBalanceEnv(gym.Env[np.ndarray, np.int64]):
         """Jobs finished so far this episode."""
         return self._jobs_done
 
+    def job_records(self) -> dict[str, np.ndarray]:
+        """This episode's dispatched jobs in arrival order, int64 arrays: ``arrival``, ``size``,
+        ``server`` and ``finish`` (-1 while unfinished). Read after an episode by analyses such
+        as edge_rl/evaluation/job_size_anatomy.py."""
+        k = self.jobs_assigned
+        return {
+            "arrival": np.array(self._arrivals[:k], dtype=np.int64),
+            "size": np.array(self._sizes[:k], dtype=np.int64),
+            "server": np.array(self._server_of[:k], dtype=np.int64),
+            "finish": np.array(self._finish[:k], dtype=np.int64),
+        }
+
     def episode_summary(self) -> dict[str, float]:
         """``return``, ``length`` and ``mean_jct`` / ``jobs`` over the jobs finished so far.
 
