@@ -44,12 +44,17 @@
 #                     park over validation seeds 100 .. 100+VAL_SEEDS-1, never the test seeds;
 #                     training on the family is unstable, finals are often collapsed) or "final"
 #   VAL_SEEDS=10
-#   MD_FLAGS="--set env.reward_mode=jct --set reward_input=deter --set world_model_lr=6e-4
-#             --set actor_lr=1e-3 --set critic_lr=3e-4 --set imagine_starts=256"
-#                     meta-dreamer's CPU recipe (README, Meta-RL; docs/history/load-balance.md): DreamerV3's learning rates
-#                     assume ~1e5 updates, a CPU run makes ~4e3; imagining from 256 of a batch's
-#                     1,024 steps makes an update 2.9x cheaper (sessions 29-30); set MD_FLAGS= for
-#                     the plain DreamerV3 values
+#   MD_FLAGS="--set env.reward_mode=jct --set reward_input=deter
+#             --set world_model_lr=[[0,6e-4],[40000,6e-4],[52000,2.5e-4],[64000,1e-4]]
+#             --set actor_lr=[[0,1e-3],[40000,1e-3],[52000,2e-4],[64000,3e-5]]
+#             --set critic_lr=[[0,3e-4],[40000,3e-4],[52000,1e-4],[64000,3e-5]]
+#             --set imagine_starts=256"
+#                     meta-dreamer's CPU recipe (README, Meta-RL; docs/history/load-balance.md):
+#                     DreamerV3's learning rates assume ~1e5 updates, a CPU run makes ~4e3, so
+#                     the rates start higher and decay to DreamerV3's between 40k and 64k env
+#                     steps (session 30); imagining from 256 of a batch's 1,024 steps makes an
+#                     update 2.9x cheaper (sessions 29-30); set MD_FLAGS= for the plain
+#                     DreamerV3 values
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -d .venv ] && source .venv/bin/activate
@@ -95,8 +100,10 @@ fi
 FORGET_B_FLAGS=${FORGET_B_FLAGS:-}
 PICK=${PICK:-validation}
 VAL_SEEDS=${VAL_SEEDS:-10}
-MD_FLAGS=${MD_FLAGS-"--set env.reward_mode=jct --set reward_input=deter --set world_model_lr=6e-4 \
---set actor_lr=1e-3 --set critic_lr=3e-4 --set imagine_starts=256"}
+MD_FLAGS=${MD_FLAGS-"--set env.reward_mode=jct --set reward_input=deter \
+--set world_model_lr=[[0,6e-4],[40000,6e-4],[52000,2.5e-4],[64000,1e-4]] \
+--set actor_lr=[[0,1e-3],[40000,1e-3],[52000,2e-4],[64000,3e-5]] \
+--set critic_lr=[[0,3e-4],[40000,3e-4],[52000,1e-4],[64000,3e-5]] --set imagine_starts=256"}
 HEURISTICS="size-interval shortest-expected-delay least-observed-load least-work-left shortest-processing-time power-of-two-choices random"
 mkdir -p "$RUNS" "$OUT"
 
@@ -115,6 +122,8 @@ train() {  # train ALGO DIR [extra flags...]: trials drawn from the task family'
     shift 2
     [[ -n $STEPS ]] && budget=(--timesteps "$STEPS")
     [ -f "$dir/run.json" ] && { echo "exists: $dir (remove it to retrain)"; return 0; }
+    local -
+    set -f  # the flags are split on spaces but never globbed (the schedules' brackets)
     # shellcheck disable=SC2046
     "$EDGE_RL" train --algo "$algo" --env load-balance-trials "${budget[@]}" \
         --envs-per-runner 4 --set env.episodes_per_trial=2 --seed 0 \

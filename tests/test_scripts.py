@@ -428,6 +428,10 @@ def test_meta_rl_study_steps_gives_every_agent_the_same_samples(tmp_path: Path) 
     for call in log.read_text().splitlines():
         assert "--max-minutes 7 --timesteps 100000000 " in call
         assert "--checkpoint-every 20 " in call
+    # meta-dreamer gets the README recipe's rates: held, then decayed by env steps
+    (md_call,) = [c for c in log.read_text().splitlines() if "--algo meta-dreamer " in c]
+    assert "--set world_model_lr=[[0,6e-4],[40000,6e-4],[52000,2.5e-4],[64000,1e-4]] " in md_call
+    assert "--set critic_lr=[[0,3e-4],[40000,3e-4],[52000,1e-4],[64000,3e-5]] " in md_call
     bad = (({"STEPS": "54k"}, "STEPS=54k: give a whole number"),
            ({"CHECKPOINT_EVERY": "0"}, "CHECKPOINT_EVERY=0: give a whole"))  # fmt: skip
     for knobs, message in bad:
