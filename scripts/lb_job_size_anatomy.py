@@ -9,9 +9,10 @@ Plays one episode per seed of the load-balancing workload ``--preset`` (a one-ep
 as ``edge-rl evaluate --schedule PRESET:1``; checkpoints with their run's env knobs) for each
 heuristic and checkpoint, and splits the mean JCT by job size (``edge_rl.evaluation.
 job_size_anatomy``): the large jobs' (> cutoff) and small jobs' parts of the mean, the small
-jobs' mean wait while their server served a large job, and the share of large jobs placed on
-the ``--fastest`` fastest servers. Defaults: size-interval's cutoff and reserved servers for
-the preset's task (Park's workload: 900 and the two fastest), so its rule reads off directly.
+jobs' mean wait in queue, the part of it while their server served a large job, and the share
+of large jobs placed on the ``--fastest`` fastest servers. Defaults: size-interval's cutoff
+and reserved servers for the preset's task (Park's workload: 900 and the two fastest), so its
+rule reads off directly.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ COLUMNS = (
     ("mean_jct", "mean JCT"),
     ("large_part", "large part"),
     ("small_part", "small part"),
+    ("small_wait", "small: wait"),
     ("small_wait_behind_large", "small: wait behind large"),
     ("large_on_fastest", "large on fastest"),
 )

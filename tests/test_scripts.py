@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -702,6 +703,7 @@ def test_lb_job_size_anatomy_splits_each_policy_s_jct(tmp_path: Path) -> None:
     assert episode["seed"] == 20
     assert episode["large_part"] + episode["small_part"] == pytest.approx(episode["mean_jct"])
     assert "large = size > 900" in proc.stdout and "size-interval" in proc.stdout
+    assert re.search(r"small: wait +small: wait behind large", proc.stdout)  # both columns
 
 
 @pytest.mark.parametrize(
