@@ -10,8 +10,10 @@ measures both effects for any policy's finished episode, from the simulator's ow
 
     large_part / small_part     the large (> cutoff) and small jobs' sums of JCT per job of the
                                 episode: they add up to the episode's mean JCT
-    small_wait_behind_large     per small job, the time it waited while its server served a
-                                large job (FIFO: the jobs ahead of it), averaged
+    small_wait                  per small job, its whole wait in its server's queue, averaged
+    small_wait_behind_large     the part of it while its server served a large job (FIFO: the
+                                jobs ahead of it); the rest, behind small jobs, includes the
+                                backlog that built up behind an earlier large job
     large_on_fastest            share of the large jobs placed on the ``fastest`` servers of
                                 highest rate (size-interval's reserved ones by default)
 
