@@ -56,6 +56,8 @@
 #                     update 2.9x cheaper (sessions 29-30); set MD_FLAGS= for the plain
 #                     DreamerV3 values
 set -euo pipefail
+set -f  # no pathname globbing: flag lists (MD_FLAGS, FORGET_B_FLAGS) are split on spaces and
+        # carry learning-rate schedules in brackets, which must reach edge-rl as written
 cd "$(dirname "$0")/.."
 [ -d .venv ] && source .venv/bin/activate
 
@@ -122,8 +124,6 @@ train() {  # train ALGO DIR [extra flags...]: trials drawn from the task family'
     shift 2
     [[ -n $STEPS ]] && budget=(--timesteps "$STEPS")
     [ -f "$dir/run.json" ] && { echo "exists: $dir (remove it to retrain)"; return 0; }
-    local -
-    set -f  # the flags are split on spaces but never globbed (the schedules' brackets)
     # shellcheck disable=SC2046
     "$EDGE_RL" train --algo "$algo" --env load-balance-trials "${budget[@]}" \
         --envs-per-runner 4 --set env.episodes_per_trial=2 --seed 0 \

@@ -90,7 +90,8 @@ def job_anatomy(
                 p -= 1
     jct = (finish - arrival).astype(np.float64)
     small = ~large
-    on_fastest = rate_ranks(rates)[server] < fastest
+    rank = rate_ranks(rates)[server]  # each job's server's rank, 0 = fastest
+    on_fastest = rank < fastest
     nan = float("nan")
     return {
         "jobs": n,
@@ -103,9 +104,7 @@ def job_anatomy(
         "small_wait_behind_large": float(behind_large[small].mean()) if small.any() else nan,
         "large_share": float(large.mean()),
         "large_on_fastest": float(on_fastest[large].mean()) if large.any() else nan,
-        "large_by_rank": np.bincount(
-            rate_ranks(rates)[server[large]], minlength=len(rates)
-        ).tolist(),
+        "large_by_rank": np.bincount(rank[large], minlength=len(rates)).tolist(),
     }
 
 
