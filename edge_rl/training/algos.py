@@ -41,7 +41,11 @@ def _d2sac() -> AlgorithmConfig:
 def _sac() -> AlgorithmConfig:
     from ray.rllib.algorithms.sac import SACConfig
 
-    return SACConfig().training(gamma=0.95, n_step=3, train_batch_size_per_learner=256)
+    from edge_rl.algorithms.replay_checkpointing import CheckpointedSAC
+
+    config = SACConfig(algo_class=CheckpointedSAC)
+    config.checkpoint_replay_buffer = True  # as ADSAC's: `--resume` continues exactly
+    return config.training(gamma=0.95, n_step=3, train_batch_size_per_learner=256)
 
 
 def _ppo() -> AlgorithmConfig:
@@ -53,7 +57,11 @@ def _ppo() -> AlgorithmConfig:
 def _dqn() -> AlgorithmConfig:
     from ray.rllib.algorithms.dqn import DQNConfig
 
-    return DQNConfig().training(gamma=0.95, n_step=3, train_batch_size_per_learner=256)
+    from edge_rl.algorithms.replay_checkpointing import CheckpointedDQN
+
+    config = DQNConfig(algo_class=CheckpointedDQN)
+    config.checkpoint_replay_buffer = True  # as ADSAC's: `--resume` continues exactly
+    return config.training(gamma=0.95, n_step=3, train_batch_size_per_learner=256)
 
 
 A2C_TRAIN_BATCH = 2000

@@ -486,6 +486,7 @@ def run_training(
     from ray.rllib.algorithms.algorithm import Algorithm
 
     from edge_rl.algorithms.registry import register_rllib_envs
+    from edge_rl.algorithms.replay_checkpointing import replay_steps
 
     register_rllib_envs()
     # Absolute: RLlib hands checkpoint paths to pyarrow, which takes a relative one for a URI.
@@ -497,6 +498,14 @@ def run_training(
             raise FileNotFoundError(f"nothing to resume in {output}: no checkpoints/ found")
         algo = Algorithm.from_checkpoint(str(ckpt))
         log(f"resumed from {ckpt} at iteration {algo.iteration}")
+        if (held := replay_steps(algo)) is not None:
+            log(
+                f"replay buffer restored with {held:,d} env steps"
+                if held
+                else "note: this checkpoint holds no replay buffer (its run had "
+                "checkpoint_replay_buffer=false, or an older edge_rl); the run refills it "
+                "from empty and trains on the new steps at once"
+            )
         _record_checkpointing(output, checkpoint_every, keep)
     else:
         config = build_config(spec)
