@@ -6,9 +6,11 @@ resumed SAC or DQN run would start from an empty buffer and, its env-step count 
 ``num_steps_sampled_before_learning_starts``, train at once on its first few hundred new steps.
 edge_rl's own replay-based algorithms (ADSAC, Meta-Dreamer) checkpoint their buffers
 (``checkpoint_replay_buffer``, on by default); these subclasses give RLlib's two the same
-setting, under the same name, so ``edge-rl train --resume`` continues them as it continues the
-others. A full buffer is large on disk (every stored episode's observations), which is what
-``--set checkpoint_replay_buffer=false`` is for.
+setting under the same name, off by default for them: RLlib stores whole episodes (every
+observation, the policy's outputs and the env's info dicts), about 4.7 KB per env step on
+``adsac-paper`` (95 MB after 20k env steps; its buffer holds up to 1e6), and every periodic
+checkpoint would write it. With ``--set checkpoint_replay_buffer=true`` (and checkpoints far
+enough apart), ``edge-rl train --resume`` continues them with the experience they had.
 """
 
 from __future__ import annotations

@@ -503,8 +503,8 @@ def run_training(
                 f"replay buffer restored with {held:,d} env steps"
                 if held
                 else "note: this checkpoint holds no replay buffer (its run had "
-                "checkpoint_replay_buffer=false, or an older edge_rl); the run refills it "
-                "from empty and trains on the new steps at once"
+                "checkpoint_replay_buffer=false, the default for sac and dqn, or an older "
+                "edge_rl); the run refills it from empty and trains on the new steps at once"
             )
         _record_checkpointing(output, checkpoint_every, keep)
     else:

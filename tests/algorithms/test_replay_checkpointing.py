@@ -1,5 +1,6 @@
-"""RLlib's SAC and DQN carry their replay buffer in checkpoints (RLlib 2.60's current stack
-leaves it out), so ``edge-rl train --resume`` continues them with the experience they had."""
+"""RLlib's SAC and DQN carry their replay buffer in checkpoints when asked (RLlib 2.60's current
+stack leaves it out), so ``edge-rl train --resume`` continues them with the experience they had;
+by default it is left out, and a resume says that the buffer starts empty."""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ def test_the_replay_buffer_is_checkpointed_and_restored_on_resume(
     algo: str, ray_session, tmp_path: Path, capsys
 ) -> None:
     out = tmp_path / algo
-    assert train_builtin(algo, out, 64, *SMALL) == 0, capsys.readouterr().err
+    flags = (*SMALL, "--set", "checkpoint_replay_buffer=true")
+    assert train_builtin(algo, out, 64, *flags) == 0, capsys.readouterr().err
     buffer = _saved_state(out)[REPLAY_STATE_KEY]
     held = buffer["_num_timesteps"]
     assert held >= 64 and buffer["_num_timesteps_added"] >= held  # every sampled env step
@@ -40,12 +42,11 @@ def test_the_replay_buffer_is_checkpointed_and_restored_on_resume(
     assert _saved_state(out)[REPLAY_STATE_KEY]["_num_timesteps"] > held
 
 
-def test_without_the_buffer_a_resume_says_it_starts_empty(
+def test_by_default_the_buffer_is_left_out_and_a_resume_says_it_starts_empty(
     ray_session, tmp_path: Path, capsys
 ) -> None:
     out = tmp_path / "sac"
-    flags = (*SMALL, "--set", "checkpoint_replay_buffer=false")
-    assert train_builtin("sac", out, 64, *flags) == 0, capsys.readouterr().err
+    assert train_builtin("sac", out, 64, *SMALL) == 0, capsys.readouterr().err
     assert REPLAY_STATE_KEY not in _saved_state(out)
     capsys.readouterr()
     assert main(["train", "--resume", str(out), "--timesteps", "96"]) == 0
