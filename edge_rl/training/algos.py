@@ -272,6 +272,9 @@ def build_config(spec: RunSpec) -> AlgorithmConfig:
             f"see `edge-rl train --algo {spec.algo} --show-config` for the valid keys"
         )
     config.update_from_dict(settings)
+    keep_replay = getattr(config, "checkpoint_replay_buffer", False)
+    if spec.algo in ("sac", "dqn") and not isinstance(keep_replay, bool):
+        raise ValueError(f"checkpoint_replay_buffer={keep_replay!r}: must be true or false")
     _apply_policy_net(config, spec, policy_net)
     _apply_guidance(config, spec, guide_weight)
     _apply_action_masking(config, spec, masking)

@@ -291,6 +291,7 @@ def test_train_bad_input_is_one_line(tmp_path: Path, capsys) -> None:
         (["--algo", "adsac", "--preset", "mars"], "adsac-paper"),
         (["--algo", "adsac", "--set", "diffusion_steps=0"], "diffusion_steps=0"),
         (["--algo", "adsac", "--set", "warp_factor=9"], "unknown setting"),
+        (["--algo", "sac", "--set", "checkpoint_replay_buffer=maybe"], "must be true or false"),
         (["--algo", "adsac", "--set", "env.num_servers=0"], "num_servers"),
     ]
     for argv, needle in cases:
