@@ -58,6 +58,18 @@ class CheckpointedDQN(ReplayCheckpointing, DQN):
     """RLlib's DQN, its replay buffer checkpointed (see the module docstring)."""
 
 
+def replay_setting_error(config: Any) -> str | None:
+    """Why ``config.checkpoint_replay_buffer`` of one of these algorithms is unusable, naming
+    the fix (None when fine, or when ``config`` builds another algorithm)."""
+    algo_class = getattr(config, "algo_class", None)
+    if not (isinstance(algo_class, type) and issubclass(algo_class, ReplayCheckpointing)):
+        return None
+    value = config.checkpoint_replay_buffer
+    if not isinstance(value, bool):
+        return f"checkpoint_replay_buffer={value!r}: must be true or false"
+    return None
+
+
 def replay_steps(algo: Any) -> int | None:
     """Env steps held in ``algo``'s local replay buffer; None when it keeps none."""
     buffer = getattr(algo, "local_replay_buffer", None)
@@ -71,5 +83,6 @@ __all__ = [
     "CheckpointedDQN",
     "CheckpointedSAC",
     "ReplayCheckpointing",
+    "replay_setting_error",
     "replay_steps",
 ]

@@ -43,9 +43,7 @@ def _sac() -> AlgorithmConfig:
 
     from edge_rl.algorithms.replay_checkpointing import CheckpointedSAC
 
-    config = SACConfig(algo_class=CheckpointedSAC)
-    config.checkpoint_replay_buffer = False  # opt-in: ~4.7 KB per stored env step (README)
-    return config.training(gamma=0.95, n_step=3, train_batch_size_per_learner=256)
+    return _off_policy_builtin(SACConfig(algo_class=CheckpointedSAC))
 
 
 def _ppo() -> AlgorithmConfig:
@@ -59,8 +57,13 @@ def _dqn() -> AlgorithmConfig:
 
     from edge_rl.algorithms.replay_checkpointing import CheckpointedDQN
 
-    config = DQNConfig(algo_class=CheckpointedDQN)
-    config.checkpoint_replay_buffer = False  # opt-in: ~4.7 KB per stored env step (README)
+    return _off_policy_builtin(DQNConfig(algo_class=CheckpointedDQN))
+
+
+def _off_policy_builtin(config: AlgorithmConfig) -> AlgorithmConfig:
+    """RLlib's SAC/DQN as edge_rl runs them: ADSAC's discount (0.95) and 3-step targets, and the
+    replay buffer left out of checkpoints unless asked (~4.7 KB per stored env step, README)."""
+    config.checkpoint_replay_buffer = False
     return config.training(gamma=0.95, n_step=3, train_batch_size_per_learner=256)
 
 
@@ -272,9 +275,10 @@ def build_config(spec: RunSpec) -> AlgorithmConfig:
             f"see `edge-rl train --algo {spec.algo} --show-config` for the valid keys"
         )
     config.update_from_dict(settings)
-    keep_replay = getattr(config, "checkpoint_replay_buffer", False)
-    if spec.algo in ("sac", "dqn") and not isinstance(keep_replay, bool):
-        raise ValueError(f"checkpoint_replay_buffer={keep_replay!r}: must be true or false")
+    from edge_rl.algorithms.replay_checkpointing import replay_setting_error
+
+    if (error := replay_setting_error(config)) is not None:
+        raise ValueError(error)
     _apply_policy_net(config, spec, policy_net)
     _apply_guidance(config, spec, guide_weight)
     _apply_action_masking(config, spec, masking)
