@@ -14,6 +14,12 @@ How a checkpoint picks its greedy action (``act_by``, ``edge-rl evaluate --act-b
 - ``critic``: the argmax of min(Q1, Q2)(s, .) of the checkpoint's twin critics (ADSAC, D2SAC),
   ignoring the actor (but not its feasibility mask, where it has one): a diagnostic of how far
   the actor lags the critic it is trained against.
+- ``rollout[:samples=S,horizon=H,crash_weight=W,switch_z=Z]``: decision-time planning over the
+  trained policy (AIGC env, stateless modules): ``edge_rl.baselines.aigc.RolloutPlanner`` with
+  the checkpoint's argmax policy as the base policy of the rollouts, on the known simulator
+  (defaults: 16 samples, 40 future tasks, crash weight 0, switch_z 0). Where fewer than two
+  servers have room, the policy's own action. It reads what Prophet reads (the utility table,
+  the running tasks), so it is a planner over a learned policy, not the learned policy itself.
 """
 
 from __future__ import annotations
@@ -26,27 +32,63 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from edge_rl.baselines.aigc import RolloutObserver, RolloutPlanner, RolloutStep
 from edge_rl.baselines.base import Policy
 from edge_rl.models import mean_probs_action
 
 MODULE_SUBPATH = Path("learner_group/learner/rl_module/default_policy")
 
 #: the forms of ``act_by`` (K a whole number >= 2)
-ACT_BY_FORMS = ("argmax", "mean-probs:K", "critic")
+ACT_BY_FORMS = ("argmax", "mean-probs:K", "critic", "rollout[:KEY=VALUE,...]")
+
+#: ``rollout`` settings: name -> (type, default)
+ROLLOUT_SETTINGS: dict[str, tuple[type, float]] = {
+    "samples": (int, 16),
+    "horizon": (int, 40),
+    "crash_weight": (float, 0.0),
+    "switch_z": (float, 0.0),
+}
 
 
 def parse_act_by(text: str) -> tuple[str, int]:
-    """``argmax`` | ``critic`` | ``mean-probs:K`` -> (mode, passes); a ValueError says what to
-    write instead."""
+    """``argmax`` | ``critic`` | ``mean-probs:K`` | ``rollout[:...]`` -> (mode, passes: K, or
+    the rollout's samples); a ValueError says what to write instead."""
     if text in ("argmax", "critic"):
         return text, 1
     mode, _, count = text.partition(":")
     if mode == "mean-probs" and count.isdigit() and int(count) >= 2:
         return mode, int(count)
+    if mode == "rollout":
+        return mode, int(rollout_settings(text)["samples"])
     raise ValueError(
         f"--act-by {text!r}: write one of {', '.join(ACT_BY_FORMS)} (K a whole number >= 2, "
-        "e.g. mean-probs:8)"
+        "e.g. mean-probs:8; rollout settings e.g. rollout:samples=32,crash_weight=30)"
     )
+
+
+def rollout_settings(text: str) -> dict[str, float]:
+    """The planner settings of ``rollout[:KEY=VALUE,...]`` (defaults filled in, values checked
+    by ``RolloutPlanner``); a ValueError names the bad part and the valid settings."""
+    _, _, body = text.partition(":")
+    settings = {key: kind(default) for key, (kind, default) in ROLLOUT_SETTINGS.items()}
+    for item in filter(None, body.split(",")):
+        key, eq, value = item.partition("=")
+        if key not in ROLLOUT_SETTINGS or not eq:
+            raise ValueError(
+                f"--act-by {text!r}: {item!r} is not a rollout setting; write KEY=VALUE with KEY "
+                f"one of {', '.join(ROLLOUT_SETTINGS)} (e.g. rollout:samples=32,crash_weight=30)"
+            )
+        kind = ROLLOUT_SETTINGS[key][0]
+        try:
+            settings[key] = kind(value)
+        except ValueError:
+            word = "an integer" if kind is int else "a number"
+            raise ValueError(f"--act-by {text!r}: {key}={value!r} is not {word}") from None
+    try:
+        RolloutPlanner(np.random.default_rng(0), **settings)  # type: ignore[arg-type]
+    except ValueError as err:
+        raise ValueError(f"--act-by {text!r}: {err}") from None
+    return settings
 
 
 def resolve_checkpoint(path: str | Path) -> tuple[Path, dict[str, Any]]:
@@ -126,6 +168,11 @@ class CheckpointPolicy(Policy):
         self.stateful = bool(self.module.is_stateful())
         self._state: Any = None
         self.act_mode, self.passes = self.check_act_by(act_by)
+        self._planner: RolloutPlanner | None = None
+        if self.act_mode == "rollout":
+            self._planner = RolloutPlanner(
+                self.rng, base=self._rollout_pick, **rollout_settings(act_by)
+            )
         if seed is not None:
             torch.manual_seed(seed)
 
@@ -141,14 +188,23 @@ class CheckpointPolicy(Policy):
                 f"--act-by critic needs a checkpoint with twin critics (adsac, d2sac); "
                 f"{algo} at {self.checkpoint} has none"
             )
-        if mode == "mean-probs" and self.stateful:
+        if mode in ("mean-probs", "rollout") and self.stateful:
             raise ValueError(
-                f"--act-by mean-probs:K needs a stateless policy; {algo} is recurrent (its "
-                "memory would advance K times per step)"
+                f"--act-by {mode} needs a stateless policy; {algo} is recurrent (its "
+                "memory would advance once per simulated step)"
+            )
+        if mode == "rollout" and self.spec.get("env", "aigc") != "aigc":
+            raise ValueError(
+                f"--act-by rollout plans on the AIGC simulator; {algo} at {self.checkpoint} was "
+                f"trained on {self.spec.get('env')}"
             )
         return mode, passes
 
     def reset(self, env: gym.Env) -> None:
+        if self._planner is not None:
+            self._planner.reset(env)
+            self._sim = env  # the world (capacities, profiles) may change per episode
+            self._observer = RolloutObserver(env)
         if self.stateful:
             initial = self.module.get_initial_state()
             self._state = {
@@ -161,6 +217,10 @@ class CheckpointPolicy(Policy):
         shape = getattr(self.module.observation_space, "shape", None)
         if shape is not None and len(shape) == 1 and obs.ndim > 1:
             obs = obs.reshape(-1)  # RLlib's built-ins were trained on flattened token arrays
+        if self._planner is not None:
+            if getattr(self, "_sim", None) is not env:
+                self.reset(env)
+            return self._planner.plan(env, int(self._greedy_actions(obs[None])[0]))
         with torch.no_grad():
             obs_t = torch.as_tensor(obs).unsqueeze(0)
             if self.act_mode == "critic":
@@ -193,3 +253,20 @@ class CheckpointPolicy(Policy):
             if not self.sample:
                 dist = dist.to_deterministic()
             return int(dist.sample()[0])
+
+    def _greedy_actions(self, obs_B: np.ndarray) -> np.ndarray:
+        """The argmax actions of a batch of observations, (B,) (stateless modules)."""
+        with torch.no_grad():
+            out = self.module.forward_inference({"obs": torch.as_tensor(obs_B)})
+        if "actions" in out:
+            return np.asarray(out["actions"]).reshape(len(obs_B))
+        logits_BA = out["action_dist_inputs"].reshape(len(obs_B), -1)
+        return logits_BA.argmax(dim=1).numpy()
+
+    def _rollout_pick(self, step: RolloutStep) -> np.ndarray:
+        """The policy's argmax on a batch of simulated decisions (the rollouts' base policy)."""
+        obs_B = self._observer(step)
+        shape = getattr(self.module.observation_space, "shape", None)
+        if shape is not None and len(shape) == 1 and obs_B.ndim > 2:
+            obs_B = obs_B.reshape(len(obs_B), -1)
+        return self._greedy_actions(obs_B)

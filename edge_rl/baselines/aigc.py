@@ -9,6 +9,8 @@ ties and fallbacks included, so the reference numbers reproduce with them.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import gymnasium as gym
 import numpy as np
@@ -162,65 +164,124 @@ class KeepOpenProphetPolicy(Policy):
         return pick
 
 
-class ProphetRolloutPolicy(Policy):
-    """Prophet improved by rollouts on the known simulator (this project's planning baseline).
+@dataclass
+class RolloutStep:
+    """One simulated decision of a batch of B rollouts, as a base policy sees it.
 
-    The rollout algorithm of Bertsekas, Tsitsiklis and Wu ("Rollout algorithms for
-    combinatorial optimization", J. Heuristics 1997) with Prophet as the base policy: for each
-    server with room for the task (its best model: the models of one server take the same
-    capacity), simulate ``horizon`` future tasks ``samples`` times with Prophet placing them,
-    and take the server whose rollouts score best. A rollout's score is the utility it earns
-    minus the crash penalties it pays, minus ``crash_weight`` per crash event: 0 plans for the
-    return, a larger weight trades utility for fewer crashes. The future is sampled, not read:
-    arrivals from the region's Poisson rate, task types and demands uniform as the simulator
-    draws them (the same sampled futures for every candidate, common random numbers); the
-    present is read exactly (running tasks, their demands and end times), as Prophet reads the
-    utility table. When no server has room, Prophet's fallback. What it is for: how far below
-    Prophet's crash events a policy with Prophet's knowledge, and planning, can go at Prophet's
-    return. Costs ``candidates x samples x horizon`` simulated tasks per decision (vectorised).
+    Attributes:
+        rows_B: the task's utility-table row, type k * T + demand index i.
+        demand_B: the task's demand t.
+        used_BE: capacity in use per server.
+        fits_BA: whether action a's server has room for the task.
+        util_BA: the utility action a earns if placed.
+        action_BR: the action of every slot (running or finished task), -1 when empty.
+        demand_BR: the demand of every slot.
     """
 
-    name = "prophet-rollout"
+    rows_B: np.ndarray
+    demand_B: np.ndarray
+    used_BE: np.ndarray
+    fits_BA: np.ndarray
+    util_BA: np.ndarray
+    action_BR: np.ndarray
+    demand_BR: np.ndarray
+
+    def load_BA(self) -> np.ndarray:
+        """Demand running per action (server, model), as the ``tokens`` layout shows it."""
+        b, a = self.util_BA.shape
+        load_BA = np.zeros((b, a))
+        bi, ri = np.nonzero(self.action_BR >= 0)
+        np.add.at(load_BA, (bi, self.action_BR[bi, ri]), self.demand_BR[bi, ri])
+        return load_BA
+
+
+#: a base policy of the rollouts: the action of every rollout at one simulated decision
+BasePick = Callable[[RolloutStep], np.ndarray]
+
+
+def prophet_pick(step: RolloutStep) -> np.ndarray:
+    """Prophet on a batch of simulated decisions (``ProphetPolicy``, fallback included)."""
+    masked_BA = np.where(step.fits_BA, step.util_BA, -np.inf)
+    pick_B = np.argmax(masked_BA, axis=1)
+    best_B = masked_BA[np.arange(len(pick_B)), pick_B]
+    return np.where(best_B > 0.0, pick_B, 0)
+
+
+class RolloutPlanner:
+    """The rollout algorithm on the known AIGC simulator, over any base policy.
+
+    Bertsekas, Tsitsiklis and Wu ("Rollout algorithms for combinatorial optimization", J.
+    Heuristics 1997): for each server with room for the task (its best model: the models of one
+    server take the same capacity), simulate ``horizon`` future tasks ``samples`` times with the
+    base policy placing them, and take the server whose rollouts score best. A rollout's score
+    is the utility it earns minus the crash penalties it pays, minus ``crash_weight`` per crash
+    event: 0 plans for the return, a larger weight trades utility for fewer crashes. The future
+    is sampled, not read: arrivals from the region's Poisson rate, task types and demands
+    uniform as the simulator draws them (the same sampled futures for every candidate, common
+    random numbers); the present is read exactly (running tasks, their demands and end times),
+    as Prophet reads the utility table. Costs ``candidates x samples x horizon`` simulated
+    decisions per real one, each simulated step one batched call of ``base``.
+
+    ``switch_z`` > 0 keeps the base policy's own server unless the best candidate's paired
+    score difference to it (common random numbers, ``samples`` pairs) exceeds ``switch_z``
+    standard errors: with few samples the candidates' differences are mostly sampling noise,
+    and 0 (the plain rollout algorithm) follows that noise away from a good base policy.
+
+    Args:
+        rng: the generator the futures are drawn from (the owning policy's).
+        horizon, samples, crash_weight, switch_z: see above.
+        base: the base policy (default: Prophet, ``prophet_pick``).
+    """
 
     def __init__(
         self,
-        seed: int | None = None,
+        rng: np.random.Generator,
         horizon: int = 40,
         samples: int = 8,
         crash_weight: float = 0.0,
+        switch_z: float = 0.0,
+        base: BasePick = prophet_pick,
     ) -> None:
-        super().__init__(seed)
         if horizon < 1:
             raise ValueError(f"horizon={horizon}: must be >= 1 future task")
         if samples < 1:
             raise ValueError(f"samples={samples}: must be >= 1 rollout per candidate")
         if not crash_weight >= 0:
             raise ValueError(f"crash_weight={crash_weight}: must be >= 0 (reward units)")
+        if not switch_z >= 0:
+            raise ValueError(f"switch_z={switch_z}: must be >= 0 (standard errors)")
+        if switch_z > 0 and samples < 2:
+            raise ValueError(f"switch_z={switch_z} needs samples >= 2 (a standard error)")
         self.horizon, self.samples, self.crash_weight = int(horizon), int(samples), crash_weight
-        self._prophet = ProphetPolicy()  # the base policy: deterministic, built once
+        self.switch_z, self.rng, self.base = float(switch_z), rng, base
 
     def reset(self, env: gym.Env) -> None:
+        """Read the episode's world (utility table) from the unwrapped simulator."""
         cfg = env.config
-        self._util_CA = np.asarray(env.world.utility_table(cfg))  # row k * T + i
-        self._demands_T = cfg.choices("demand_range").astype(np.int64)
-        self._runtimes_T = np.asarray(runtime(self._demands_T), dtype=np.float64)
+        self.util_CA = np.asarray(env.world.utility_table(cfg))  # row k * T + i
+        self.demands_T = cfg.choices("demand_range").astype(np.int64)
+        self.runtimes_T = np.asarray(runtime(self.demands_T), dtype=np.float64)
 
-    def act(self, obs: np.ndarray, env: gym.Env) -> int:
+    def plan(self, env: gym.Env, base_action: int) -> int:
+        """The best-scoring candidate server's best model; ``base_action`` (the base policy's
+        own choice now) when fewer than two servers have room."""
         m = env.config.models_per_server
-        base = self._prophet.act(obs, env)
-        utility_A = env.action_utilities
-        if not env.feasible_mask[base] or utility_A[base] <= 0.0:
-            return base  # Prophet's fallback
         servers = np.flatnonzero(env.free_capacity >= env.current_demand)
-        if len(servers) == 1:
-            return base
-        # each candidate server with its best model
+        if len(servers) < 2:
+            return int(base_action)
+        utility_A = env.action_utilities
         per_server = utility_A.reshape(-1, m)
         cand_C = servers * m + np.argmax(per_server[servers], axis=1)
-        scores_C = utility_A[cand_C] + self._rollouts(env, cand_C).mean(axis=1)
-        return int(cand_C[np.argmax(scores_C)])
+        scores_CS = utility_A[cand_C, None] + self.rollouts(env, cand_C)
+        best = int(np.argmax(scores_CS.mean(axis=1)))
+        stay = np.flatnonzero(servers == base_action // m)
+        if self.switch_z > 0 and len(stay) and best != stay[0]:
+            diff_S = scores_CS[best] - scores_CS[stay[0]]
+            if diff_S.mean() <= self.switch_z * diff_S.std(ddof=1) / np.sqrt(len(diff_S)):
+                best = int(stay[0])
+        return int(cand_C[best])
 
-    def _future(self, env: gym.Env) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def future(self, env: gym.Env) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """``samples`` sampled futures of ``horizon`` tasks: arrival times, utility-table rows,
         demands, run times (``[S, H]``); tasks past the episode's horizon get arrival -1."""
         cfg, s, h = env.config, self.samples, self.horizon
@@ -229,25 +290,25 @@ class ProphetRolloutPolicy(Policy):
         arrival_SH = np.floor(env.current_time + np.cumsum(gaps_SH, axis=1)).astype(np.int64)
         arrival_SH[arrival_SH >= cfg.horizon] = -1
         kind_SH = self.rng.integers(0, cfg.num_task_types, size=(s, h))
-        index_SH = self.rng.integers(0, len(self._demands_T), size=(s, h))
-        rows_SH = kind_SH * len(self._demands_T) + index_SH
-        return arrival_SH, rows_SH, self._demands_T[index_SH], self._runtimes_T[index_SH]
+        index_SH = self.rng.integers(0, len(self.demands_T), size=(s, h))
+        rows_SH = kind_SH * len(self.demands_T) + index_SH
+        return arrival_SH, rows_SH, self.demands_T[index_SH], self.runtimes_T[index_SH]
 
-    def _rollouts(self, env: gym.Env, cand_C: np.ndarray) -> np.ndarray:
+    def rollouts(self, env: gym.Env, cand_C: np.ndarray) -> np.ndarray:
         """Score of every (candidate, sampled future): ``[C, S]``."""
         m, coef = env.config.models_per_server, env.config.crash_penalty
         cap_E = env.capacities
         c, s, h = len(cand_C), self.samples, self.horizon
-        arrival_SH, rows_SH, demand_SH, run_SH = self._future(env)
+        arrival_SH, rows_SH, demand_SH, run_SH = self.future(env)
         now, demand = env.current_time, env.current_demand
         running = env.running_tasks
         # slots: the running tasks, the task placed now, then one per future task
         n0 = len(running["demand"])
         slots = n0 + 1 + h
         b = c * s  # one simulation per (candidate, sample), candidate-major
-        server_BR = np.full((b, slots), -1, dtype=np.int64)
-        server_BR[:, :n0] = running["action"] // m
-        server_BR[:, n0] = np.repeat(cand_C // m, s)
+        action_BR = np.full((b, slots), -1, dtype=np.int64)
+        action_BR[:, :n0] = running["action"]
+        action_BR[:, n0] = np.repeat(cand_C, s)
         demand_BR = np.zeros((b, slots), dtype=np.int64)
         demand_BR[:, :n0] = running["demand"]
         demand_BR[:, n0] = demand
@@ -258,7 +319,7 @@ class ProphetRolloutPolicy(Policy):
         run_BR[:, :n0] = running["runtime"]
         run_BR[:, n0] = runtime(demand)
         used_BE = np.tile(cap_E - env.free_capacity, (b, 1))
-        used_BE[np.arange(b), server_BR[:, n0]] += demand
+        used_BE[np.arange(b), action_BR[:, n0] // m] += demand
         score_B = np.zeros(b)
         rows_B_H = np.tile(rows_SH, (c, 1))
         arrival_B_H = np.tile(arrival_SH, (c, 1))
@@ -271,36 +332,96 @@ class ProphetRolloutPolicy(Policy):
             if not live_B.any():
                 break
             # tasks that ended by this arrival free their capacity
-            done_BR = (server_BR >= 0) & (start_BR + run_BR <= t_B[:, None]) & live_B[:, None]
+            done_BR = (action_BR >= 0) & (start_BR + run_BR <= t_B[:, None]) & live_B[:, None]
             if done_BR.any():
                 bi, ri = np.nonzero(done_BR)
-                np.subtract.at(used_BE, (bi, server_BR[bi, ri]), demand_BR[bi, ri])
-                server_BR[done_BR] = -1
+                np.subtract.at(used_BE, (bi, action_BR[bi, ri] // m), demand_BR[bi, ri])
+                action_BR[done_BR] = -1
             d_B = demand_B_H[:, k]
             fits_BA = np.repeat(cap_E[None, :] - used_BE >= d_B[:, None], m, axis=1)
-            util_BA = self._util_CA[rows_B_H[:, k]]
-            masked_BA = np.where(fits_BA, util_BA, -np.inf)
-            pick_B = np.argmax(masked_BA, axis=1)
-            best_B = masked_BA[all_b, pick_B]
-            pick_B = np.where(best_B > 0.0, pick_B, 0)  # Prophet's fallback
+            util_BA = self.util_CA[rows_B_H[:, k]]
+            step = RolloutStep(rows_B_H[:, k], d_B, used_BE, fits_BA, util_BA, action_BR, demand_BR)
+            pick_B = np.asarray(self.base(step), dtype=np.int64)
             e_B = pick_B // m
             placed_B = live_B & fits_BA[all_b, pick_B]
             crashed_B = live_B & ~placed_B
             score_B += np.where(placed_B, util_BA[all_b, pick_B], 0.0)
             if crashed_B.any():
-                on_BR = crashed_B[:, None] & (server_BR == e_B[:, None])
+                on_BR = crashed_B[:, None] & (action_BR >= 0) & (action_BR // m == e_B[:, None])
                 left_BR = 1.0 - (t_B[:, None] - start_BR) / run_BR
                 penalty_B = coef + np.where(on_BR, left_BR * coef, 0.0).sum(axis=1)
                 score_B -= np.where(crashed_B, penalty_B + self.crash_weight, 0.0)
-                server_BR[on_BR] = -1
+                action_BR[on_BR] = -1
                 used_BE[crashed_B, e_B[crashed_B]] = 0
             slot = n0 + 1 + k
-            server_BR[placed_B, slot] = e_B[placed_B]
+            action_BR[placed_B, slot] = pick_B[placed_B]
             demand_BR[:, slot] = d_B
             start_BR[:, slot] = t_B
             run_BR[:, slot] = run_B_H[:, k]
             used_BE[all_b[placed_B], e_B[placed_B]] += d_B[placed_B]
         return score_B.reshape(c, s)
+
+
+class RolloutObserver:
+    """The observations the simulator would show in a batch of simulated decisions, so that a
+    policy that reads observations (a trained checkpoint) can be the rollouts' base policy.
+
+    Args:
+        env: the unwrapped simulator of the episode (its layout, world and normalisers).
+    """
+
+    def __init__(self, env: gym.Env) -> None:
+        from edge_rl.envs.aigc.observation import ObservationBuilder
+
+        self._make = ObservationBuilder
+        self.config, self.world = env.config, env.world
+        self.num_demands = len(self.config.choices("demand_range"))
+        self._builders: dict[int, ObservationBuilder] = {}
+
+    def __call__(self, step: RolloutStep) -> np.ndarray:
+        """(B, *observation shape) float32, as ``env.step`` would return them."""
+        b = len(step.rows_B)
+        builder = self._builders.get(b)
+        if builder is None:  # one per batch size (candidates x samples)
+            builder = self._make(self.config, b)
+            builder.set_world(slice(None), self.world)
+            self._builders[b] = builder
+        load_BA = step.load_BA() if builder.layout == "tokens" else None
+        kind_B = step.rows_B // self.num_demands
+        return builder.build(step.rows_B, kind_B, step.demand_B, step.used_BE, load_BA)
+
+
+class ProphetRolloutPolicy(Policy):
+    """Prophet improved by rollouts on the known simulator (this project's planning baseline).
+
+    ``RolloutPlanner`` with Prophet as the base policy; when Prophet's own pick does not fit or
+    earns nothing, Prophet's fallback. What it is for: how far below Prophet's crash events a
+    policy with Prophet's knowledge, and planning, can go at Prophet's return. (A trained
+    checkpoint as the base policy: ``edge-rl evaluate --act-by rollout``.)
+    """
+
+    name = "prophet-rollout"
+
+    def __init__(
+        self,
+        seed: int | None = None,
+        horizon: int = 40,
+        samples: int = 8,
+        crash_weight: float = 0.0,
+        switch_z: float = 0.0,
+    ) -> None:
+        super().__init__(seed)
+        self.planner = RolloutPlanner(self.rng, horizon, samples, crash_weight, switch_z)
+        self._prophet = ProphetPolicy()  # the base policy at the real decision
+
+    def reset(self, env: gym.Env) -> None:
+        self.planner.reset(env)
+
+    def act(self, obs: np.ndarray, env: gym.Env) -> int:
+        base = self._prophet.act(obs, env)
+        if not env.feasible_mask[base] or env.action_utilities[base] <= 0.0:
+            return base  # Prophet's fallback
+        return self.planner.plan(env, base)
 
 
 #: command-line name -> policy class
@@ -327,5 +448,9 @@ __all__ = [
     "ProphetPolicy",
     "ProphetRolloutPolicy",
     "RandomPolicy",
+    "RolloutObserver",
+    "RolloutPlanner",
+    "RolloutStep",
     "RoundRobinPolicy",
+    "prophet_pick",
 ]

@@ -66,7 +66,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             "how checkpoints pick their greedy action, each mode a policy of its own in the "
             "report (NAME[MODE]): argmax (one forward pass, the default), mean-probs:K (argmax "
             "of the action probabilities averaged over K diffusion chains), critic (argmax of "
-            "the twin critics' min Q: adsac/d2sac)"
+            "the twin critics' min Q: adsac/d2sac), rollout[:samples=S,horizon=H,"
+            "crash_weight=W,switch_z=Z] (AIGC: planning on the known simulator with the "
+            "checkpoint's argmax policy as the rollouts' base policy)"
         ),
     )
     p.add_argument("--seeds", nargs="+", type=int, required=True, metavar="S")

@@ -164,11 +164,14 @@ def _check_act_by_modes(run: Path, report: Path, capsys) -> None:
 
     code = main(
         ["evaluate", "--checkpoint", str(run), "--act-by", "argmax", "mean-probs:4", "critic",
-         "--seeds", "0", "--json", str(report), "--paired-against", "adsac"]
+         "rollout:samples=2,horizon=3", "--seeds", "0", "--json", str(report),
+         "--paired-against", "adsac"]
     )  # fmt: skip
     assert code == 0
     episodes = json.loads(report.read_text())["episodes"]
-    assert {e["policy"] for e in episodes} == {"adsac", "adsac[mean-probs:4]", "adsac[critic]"}
+    assert {e["policy"] for e in episodes} == {
+        "adsac", "adsac[mean-probs:4]", "adsac[critic]", "adsac[rollout:samples=2,horizon=3]"
+    }  # fmt: skip
     # the learning-curve script acts the same way: the critic is deterministic, so its final
     # checkpoint scores exactly what evaluate reported
     curves = report.with_name("curves.json")
@@ -201,6 +204,8 @@ def _check_act_by_modes(run: Path, report: Path, capsys) -> None:
         (["--act-by", "mean-probs:1"], "mean-probs:K"),
         (["--act-by", "softmax"], "write one of argmax, mean-probs:K, critic"),
         (["--act-by", "critic", "--sample-actions"], "drop --sample-actions"),
+        (["--act-by", "rollout:samples=0"], "samples=0: must be >= 1"),
+        (["--act-by", "rollout:depth=2"], "'depth=2' is not a rollout setting"),
     ):
         code = main(["evaluate", "--checkpoint", str(run), "--seeds", "0", *argv])
         err = capsys.readouterr().err

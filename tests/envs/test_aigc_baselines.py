@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edge_rl.baselines.aigc import AIGC_POLICIES
+from edge_rl.baselines.aigc import AIGC_POLICIES, RolloutObserver, RolloutPlanner
 from edge_rl.envs.aigc import AIGCEdgeEnv
 
 SHORT = {"horizon": 60_000}
@@ -175,44 +175,78 @@ def test_running_tasks_account_for_the_used_capacity():
             assert info["crashed"] and not (env.running_tasks["action"] // m == action // m).any()
 
 
-def test_rollout_simulates_what_the_simulator_does():
+def check_rollouts_against_the_simulator(
+    env: AIGCEdgeEnv, planner: RolloutPlanner, base_act, crash_weight: float
+) -> None:
     """Given the true next tasks as its one "sampled" future, a rollout of each candidate scores
-    exactly what the simulator pays for that candidate followed by Prophet, over a stretch
-    with a crash in it (the penalty of running tasks, the capacity they free, the kill)."""
+    exactly what the simulator pays for that candidate followed by the base policy
+    (``base_act(obs, env)`` on a copy of the env), over a stretch with a crash in it (the penalty
+    of running tasks, the capacity they free, the kill)."""
     import copy
 
-    env = AIGCEdgeEnv("adsac-paper", world_seed=0)
     crash = prophet_crash_step(env, 0)
     prophet = AIGC_POLICIES["prophet"]()
     obs, _ = env.reset(seed=0)
     for _ in range(crash - 15):
         obs, *_ = env.step(prophet.act(obs, env))
-    horizon = 30
-    policy = AIGC_POLICIES["prophet-rollout"](horizon=horizon, samples=1, crash_weight=7.0)
-    policy.reset(env)
+    planner.reset(env)
     stream, i = env.task_stream, env.counts["decided"]
-    rows = stream.task_type * len(policy._demands_T) + stream.demand_index
-    nxt = slice(i + 1, i + 1 + horizon)
+    rows = stream.task_type * len(planner.demands_T) + stream.demand_index
+    nxt = slice(i + 1, i + 1 + planner.horizon)
     future = (stream.arrival[None, nxt], rows[None, nxt], stream.demand[None, nxt],
               stream.runtime[None, nxt])  # fmt: skip
-    policy._future = lambda env: future
+    planner.future = lambda env: future
     m = env.config.models_per_server
     servers = np.flatnonzero(env.free_capacity >= env.current_demand)
     assert len(servers) >= 2
     cands = servers * m  # model 0 of every server with room
-    scores = policy._rollouts(env, cands)[:, 0]
+    scores = planner.rollouts(env, cands)[:, 0]
     crashes_seen = 0
     for cand, score in zip(cands, scores, strict=True):
         sim = copy.deepcopy(env)
-        sim.step(int(cand))
+        obs, *_ = sim.step(int(cand))
         paid = crashes = 0
-        for _ in range(horizon):
-            _, reward, _, _, info = sim.step(prophet.act(None, sim))
+        for _ in range(planner.horizon):
+            obs, reward, _, _, info = sim.step(int(base_act(obs, sim)))
             paid += reward
             crashes += info["crashed"]
         crashes_seen += crashes
-        assert score == pytest.approx(paid - 7.0 * crashes, abs=1e-9)
+        assert score == pytest.approx(paid - crash_weight * crashes, abs=1e-9)
     assert crashes_seen > 0  # the stretch tests the crash path
+
+
+def test_rollout_simulates_what_the_simulator_does():
+    env = AIGCEdgeEnv("adsac-paper", world_seed=0)
+    policy = AIGC_POLICIES["prophet-rollout"](horizon=30, samples=1, crash_weight=7.0)
+    prophet = AIGC_POLICIES["prophet"]()
+    check_rollouts_against_the_simulator(env, policy.planner, prophet.act, 7.0)
+
+
+@pytest.mark.parametrize("layout", ["paper-adsac", "tokens"])
+def test_rollouts_show_a_base_policy_what_the_simulator_shows(layout):
+    """A base policy that reads observations (as a trained checkpoint does): the observations
+    the rollouts build are the simulator's, so the rollouts score what the simulator pays."""
+    env = AIGCEdgeEnv("adsac-paper", world_seed=0, observation=layout)
+    weights = np.random.default_rng(3).normal(size=(int(np.prod(env.observation_space.shape)),
+                                                    env.action_space.n))  # fmt: skip
+
+    def act_on(obs_BF: np.ndarray, feasible_BA: np.ndarray) -> np.ndarray:
+        """A fixed linear policy, masked like the trained ones: argmax over feasible actions."""
+        scores_BA = obs_BF.reshape(len(obs_BF), -1).astype(np.float64) @ weights
+        return np.argmax(np.where(feasible_BA, scores_BA, -np.inf), axis=1)
+
+    planner = RolloutPlanner(np.random.default_rng(0), horizon=25, samples=1, crash_weight=3.0)
+    planner.base = lambda step: act_on(observer(step), step.fits_BA)
+    observer = None
+
+    def base_act(obs: np.ndarray, sim: AIGCEdgeEnv) -> int:
+        nonlocal observer
+        if observer is None:
+            observer = RolloutObserver(sim)
+        return int(act_on(obs[None], sim.feasible_mask[None])[0])
+
+    base_act(env.reset(seed=0)[0], env)
+    check_rollouts_against_the_simulator(env, planner, base_act, 3.0)
 
 
 def test_rollout_settings_are_checked():
@@ -221,6 +255,29 @@ def test_rollout_settings_are_checked():
         ({"horizon": 0}, "horizon=0"),
         ({"samples": 0}, "samples=0"),
         ({"crash_weight": -1.0}, "crash_weight=-1.0"),
+        ({"switch_z": -1.0}, "switch_z=-1.0"),
+        ({"samples": 1, "switch_z": 1.0}, "needs samples >= 2"),
     ):
         with pytest.raises(ValueError, match=needle):
             cls(**kwargs)
+
+
+def test_rollout_keeps_the_base_server_without_evidence_against_it():
+    """switch_z: with an unreachable bar the planner never leaves the base policy's server
+    (Prophet's pick exactly); with 0 it takes the best mean score, so it leaves it sometimes."""
+    env = AIGCEdgeEnv("adsac-paper", world_seed=0, horizon=40_000)
+    prophet = AIGC_POLICIES["prophet"]()
+    stubborn = AIGC_POLICIES["prophet-rollout"](seed=1, samples=4, horizon=10, switch_z=1e9)
+    plain = AIGC_POLICIES["prophet-rollout"](seed=1, samples=4, horizon=10)
+    obs, _ = env.reset(seed=2)
+    stubborn.reset(env)
+    plain.reset(env)
+    left = 0
+    for _ in range(400):
+        base = prophet.act(obs, env)
+        assert stubborn.act(obs, env) == base
+        left += plain.act(obs, env) != base
+        obs, _, terminated, _, _ = env.step(base)
+        if terminated:
+            break
+    assert left > 0
