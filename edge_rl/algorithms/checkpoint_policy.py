@@ -189,9 +189,10 @@ class CheckpointPolicy(Policy):
                 f"{algo} at {self.checkpoint} has none"
             )
         if mode in ("mean-probs", "rollout") and self.stateful:
+            why = "K times per step" if mode == "mean-probs" else "once per simulated step"
             raise ValueError(
-                f"--act-by {mode} needs a stateless policy; {algo} is recurrent (its "
-                "memory would advance once per simulated step)"
+                f"--act-by {mode} needs a stateless policy; {algo} is recurrent (its memory "
+                f"would advance {why})"
             )
         if mode == "rollout" and self.spec.get("env", "aigc") != "aigc":
             raise ValueError(

@@ -174,8 +174,8 @@ class RolloutStep:
         used_BE: capacity in use per server.
         fits_BA: whether action a's server has room for the task.
         util_BA: the utility action a earns if placed.
-        action_BR: the action of every slot (running or finished task), -1 when empty.
-        demand_BR: the demand of every slot.
+        action_BR: the action that placed each slot's task, -1 once it ended or was killed.
+        demand_BR: the demand of each slot's task.
     """
 
     rows_B: np.ndarray
@@ -222,10 +222,11 @@ class RolloutPlanner:
     as Prophet reads the utility table. Costs ``candidates x samples x horizon`` simulated
     decisions per real one, each simulated step one batched call of ``base``.
 
-    ``switch_z`` > 0 keeps the base policy's own server unless the best candidate's paired
-    score difference to it (common random numbers, ``samples`` pairs) exceeds ``switch_z``
-    standard errors: with few samples the candidates' differences are mostly sampling noise,
-    and 0 (the plain rollout algorithm) follows that noise away from a good base policy.
+    ``switch_z`` > 0 keeps the base policy's own server (when it has room) unless the best
+    candidate's paired score difference to it (common random numbers, ``samples`` pairs)
+    exceeds ``switch_z`` standard errors: with few samples the candidates' differences are
+    mostly sampling noise, and 0 (the plain rollout algorithm) follows that noise away from a
+    good base policy.
 
     Args:
         rng: the generator the futures are drawn from (the owning policy's).
