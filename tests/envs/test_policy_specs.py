@@ -35,7 +35,12 @@ def test_the_policy_carries_its_spec_as_name():
 
 def test_parameters_exclude_the_seed():
     assert set(policy_parameters(KeepOpenProphetPolicy)) == {"reserve", "slack"}
-    assert set(policy_parameters(ProphetRolloutPolicy)) == {"horizon", "samples", "crash_weight"}
+    assert set(policy_parameters(ProphetRolloutPolicy)) == {
+        "horizon",
+        "samples",
+        "crash_weight",
+        "switch_z",
+    }
 
 
 @pytest.mark.parametrize(
@@ -49,6 +54,7 @@ def test_parameters_exclude_the_seed():
         ("prophet-keep-open:reserve=3.5", "reserve='3.5': expected an integer or none"),
         ("prophet-rollout:crash_weight=nan", "crash_weight='nan': expected a number"),
         ("prophet-rollout:horizon=0", "horizon=0: must be >= 1"),
+        ("prophet-rollout:switch_z=-1", "switch_z=-1.0: must be >= 0"),
     ],
 )
 def test_bad_specs_say_what_to_fix(spec, needle):
