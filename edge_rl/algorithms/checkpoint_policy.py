@@ -169,6 +169,8 @@ class CheckpointPolicy(Policy):
         self._state: Any = None
         self.act_mode, self.passes = self.check_act_by(act_by)
         self._planner: RolloutPlanner | None = None
+        self._sim: gym.Env | None = None  # the episode's env the planner was reset for
+        self._observer: RolloutObserver | None = None
         if self.act_mode == "rollout":
             self._planner = RolloutPlanner(
                 self.rng, base=self._rollout_pick, **rollout_settings(act_by)
@@ -214,12 +216,9 @@ class CheckpointPolicy(Policy):
             }
 
     def act(self, obs: np.ndarray, env: gym.Env) -> int:
-        obs = np.asarray(obs, np.float32)
-        shape = getattr(self.module.observation_space, "shape", None)
-        if shape is not None and len(shape) == 1 and obs.ndim > 1:
-            obs = obs.reshape(-1)  # RLlib's built-ins were trained on flattened token arrays
+        obs = self._as_module_input(np.asarray(obs, np.float32)[None])[0]
         if self._planner is not None:
-            if getattr(self, "_sim", None) is not env:
+            if self._sim is not env:
                 self.reset(env)
             return self._planner.plan(env, int(self._greedy_actions(obs[None])[0]))
         with torch.no_grad():
@@ -266,8 +265,12 @@ class CheckpointPolicy(Policy):
 
     def _rollout_pick(self, step: RolloutStep) -> np.ndarray:
         """The policy's argmax on a batch of simulated decisions (the rollouts' base policy)."""
-        obs_B = self._observer(step)
+        return self._greedy_actions(self._as_module_input(self._observer(step)))
+
+    def _as_module_input(self, obs_B: np.ndarray) -> np.ndarray:
+        """A batch of observations as the module was trained on them: RLlib's built-ins were
+        trained on flattened token arrays."""
         shape = getattr(self.module.observation_space, "shape", None)
         if shape is not None and len(shape) == 1 and obs_B.ndim > 2:
-            obs_B = obs_B.reshape(len(obs_B), -1)
-        return self._greedy_actions(obs_B)
+            return obs_B.reshape(len(obs_B), -1)
+        return obs_B
